@@ -1,0 +1,69 @@
+/**
+ * The Cohort browser tag: the entry point esbuild bundles into `public/t.js`.
+ *
+ * Installed as
+ *   <script>window.cohort=window.cohort||function(){(cohort.q=cohort.q||[]).push(arguments)}</script>
+ *   <script async src="https://<cohort-host>/t.js" data-key="<writeKey>"></script>
+ * it replaces the stub with the real `cohort()` function, sends the page view, and replays the
+ * calls the stub queued, in order. Nothing here may throw into the host page.
+ */
+import { build } from "./events";
+import { configure, drain, enqueue } from "./transport";
+
+interface Cohort {
+  (...args: unknown[]): void;
+  q?: ArrayLike<unknown>[];
+  /** Set once the real tag has loaded, so a second copy of the script does nothing. */
+  v?: string;
+}
+
+const w = window as unknown as { cohort?: Cohort };
+const log = (reason: string) => console.debug("cohort: " + reason);
+
+/**
+ * The public API, on `window.cohort`.
+ * @example cohort('track', 'Product Added', { sku: 'sku-1', price: 42 })
+ * @example cohort('identify', 'user-42', { email: 'ada@example.com' })
+ */
+function cohort(...call: unknown[]) {
+  try {
+    const event = build(call[0], call.slice(1));
+    if (typeof event == "string") log("ignored: " + event);
+    else enqueue(event);
+  } catch (error) {
+    log("ignored: " + error);
+  }
+}
+
+function start() {
+  if (w.cohort?.v) return log("ignored: the tag is loaded twice");
+  const script = (document.currentScript ||
+    document.querySelector("script[data-key][src*='/t.']")) as HTMLScriptElement | null;
+  const key = script?.dataset.key;
+  if (!script || !key) return log("ignored: no data-key on the script tag");
+  configure(new URL(script.src).origin, key);
+
+  const queued = w.cohort?.q || [];
+  const api: Cohort = cohort;
+  api.v = __VERSION__;
+  w.cohort = api;
+
+  if (script.dataset.autoPage != "false") cohort("page");
+  for (const call of Array.from(queued)) cohort(...Array.from(call));
+
+  const leave = () => {
+    try {
+      drain();
+    } catch {
+      // Page is going away; nothing useful left to do.
+    }
+  };
+  addEventListener("pagehide", leave);
+  document.addEventListener("visibilitychange", () => document.visibilityState == "hidden" && leave());
+}
+
+try {
+  start();
+} catch (error) {
+  log("not started: " + error);
+}
