@@ -1,0 +1,75 @@
+/**
+ * The "customer's site": a plain web server on its own port whose pages embed the Cohort snippet,
+ * the way a real site would. Query parameters pick the variant under test:
+ * - `cohort=<base url>`: where the tag comes from and sends to (default: wrangler dev; tests pass the proxy);
+ * - `auto=false`: `data-auto-page="false"`;
+ * - `pre=<json array of calls>`: calls made through the stub before the tag has loaded.
+ * `/next` is a page without the tag, to navigate away to.
+ */
+import { createServer } from "node:http";
+
+const escapeAttr = (value: string) => value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+// JSON inside a <script>: no "</script>" or "<!--" can end it early.
+const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
+
+export function page(options: { cohortUrl: string; writeKey: string; autoPage: boolean; pre: unknown[] }) {
+  const auto = options.autoPage ? "" : ' data-auto-page="false"';
+  const pre = options.pre.length
+    ? `<script>for (const call of ${scriptJson(options.pre)}) cohort(...call)</script>`
+    : "";
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Customer shop</title>
+<script>window.cohort=window.cohort||function(){(cohort.q=cohort.q||[]).push(arguments)}</script>
+${pre}
+<script async src="${escapeAttr(options.cohortUrl)}/t.js" data-key="${escapeAttr(options.writeKey)}"${auto}></script>
+</head>
+<body>
+<h1>Customer shop</h1>
+<button id="buy" onclick="cohort('track', 'Order Completed', {total: 42})">Buy</button>
+<a id="next" href="/next">Next page</a>
+</body>
+</html>`;
+}
+
+export async function startCustomerSite(port: number, defaults: { cohortUrl: string; writeKey: string }) {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://customer");
+    if (url.pathname === "/next") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><title>Next</title><h1 id="arrived">Next page</h1>`);
+      return;
+    }
+    if (url.pathname !== "/") {
+      res.writeHead(404).end();
+      return;
+    }
+    let pre: unknown[] = [];
+    try {
+      pre = JSON.parse(url.searchParams.get("pre") ?? "[]");
+    } catch {
+      res.writeHead(400).end("pre must be a JSON array");
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+    res.end(
+      page({
+        cohortUrl: url.searchParams.get("cohort") ?? defaults.cohortUrl,
+        writeKey: url.searchParams.get("key") ?? defaults.writeKey,
+        autoPage: url.searchParams.get("auto") !== "false",
+        pre,
+      }),
+    );
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

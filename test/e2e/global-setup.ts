@@ -1,0 +1,169 @@
+/**
+ * End-to-end harness (vitest globalSetup of the "e2e" project): a real `wrangler dev` on a fresh
+ * local D1/Durable Object state, a site created through the admin API, a "customer site" on another
+ * port that embeds the tag, and a switchable proxy in front of wrangler for outage tests.
+ *
+ * Everything the browser sees is addressed as `localhost` (not 127.0.0.1), so the customer page,
+ * the proxy and Cohort are the same site and the SameSite=Lax `cohort_id` cookie flows between them.
+ * Nothing here talks to Cloudflare: local mode, no metrics, no cf fetch.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TestProject } from "vitest/node";
+import { signAdminToken } from "../../scripts/lib/token.mjs";
+import { startCustomerSite } from "./customer-site";
+import { startProxy } from "./proxy";
+import { freePort } from "./ports";
+
+export interface E2E {
+  /** Cohort (wrangler dev) as the browser addresses it: `http://localhost:<port>`. */
+  url: string;
+  /** The switchable proxy in front of Cohort; `POST <proxyUrl>/__proxy?mode=up|503|500|destroy`. */
+  proxyUrl: string;
+  /** The customer's site that embeds the tag: `<customerUrl>/?cohort=<base>&auto=false&pre=<json>`. */
+  customerUrl: string;
+  siteId: string;
+  writeKey: string;
+  secretKey: string;
+  adminToken: string;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    e2e: E2E;
+  }
+}
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const wranglerBin = join(root, "node_modules/wrangler/bin/wrangler.js");
+const quietEnv = {
+  ...process.env,
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_SEND_METRICS: "false",
+  CI: "true",
+  NO_COLOR: "1",
+};
+
+/** Runs wrangler with this process's Node (the project's Node 22), in its own process group. */
+function wrangler(args: string[], log: string): ChildProcess {
+  const out = openSync(log, "a");
+  return spawn(process.execPath, [wranglerBin, ...args], {
+    cwd: root,
+    env: quietEnv,
+    stdio: ["ignore", out, out],
+    detached: true,
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once("exit", (code) => resolve(code));
+  });
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+async function waitUntilUp(url: string, child: ChildProcess, log: string) {
+  const deadline = Date.now() + 100_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${readFileSync(log, "utf8")}`);
+    try {
+      await fetch(`${url}/t.js`, { signal: AbortSignal.timeout(2000) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  throw new Error(`wrangler dev did not answer at ${url} within 100 s:\n${readFileSync(log, "utf8")}`);
+}
+
+export default async function setup(project: TestProject) {
+  const dir = mkdtempSync(join(tmpdir(), "cohort-e2e-"));
+  const log = join(dir, "wrangler.log");
+  const cleanups: (() => Promise<unknown> | void)[] = [];
+  const teardown = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        console.error("e2e teardown:", error);
+      }
+    }
+    if (!process.env.COHORT_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], log);
+    const code = await exited(migrate);
+    if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (${code}):\n${readFileSync(log, "utf8")}`);
+
+    const port = await freePort();
+    const customerPort = await freePort();
+    const adminSecret = randomBytes(32).toString("base64url");
+    const dev = wrangler(
+      [
+        "dev",
+        "--port", String(port),
+        "--ip", "127.0.0.1",
+        "--inspector-port", String(await freePort()),
+        "--persist-to", dir,
+        "--var", `COOKIE_SECRET:${randomBytes(32).toString("base64url")}`,
+        "--var", `ADMIN_JWT_SECRET:${adminSecret}`,
+        "--var", "DEMO:true",
+        "--show-interactive-dev-session=false",
+        "--log-level", "warn",
+      ],
+      log,
+    );
+    cleanups.push(async () => {
+      killGroup(dev, "SIGTERM");
+      const done = await Promise.race([exited(dev), new Promise((r) => setTimeout(() => r("timeout"), 5000))]);
+      if (done === "timeout") killGroup(dev, "SIGKILL");
+    });
+
+    const url = `http://localhost:${port}`;
+    await waitUntilUp(`http://127.0.0.1:${port}`, dev, log);
+
+    const proxy = await startProxy(port);
+    cleanups.push(() => proxy.close());
+    const proxyUrl = `http://localhost:${proxy.port}`;
+    const customerUrl = `http://localhost:${customerPort}`;
+
+    const adminToken = await signAdminToken(adminSecret, { role: "admin", workspace: "e2e", subject: "e2e" });
+    const res = await fetch(`${url}/admin/api/sites`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "E2E shop", origins: [customerUrl, url] }),
+    });
+    if (!res.ok) throw new Error(`POST /admin/api/sites answered ${res.status}: ${await res.text()}`);
+    const site = (await res.json()) as { id: string; writeKey: string; secretKey: string };
+
+    const customer = await startCustomerSite(customerPort, { cohortUrl: url, writeKey: site.writeKey });
+    cleanups.push(() => customer.close());
+
+    project.provide("e2e", {
+      url,
+      proxyUrl,
+      customerUrl,
+      siteId: site.id,
+      writeKey: site.writeKey,
+      secretKey: site.secretKey,
+      adminToken,
+    });
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  return teardown;
+}

@@ -1,0 +1,94 @@
+/** Shared helpers for the e2e tests: admin look-ups, polling, the proxy switch, the browser. */
+import { inject } from "vitest";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import type { ProxyMode } from "./proxy";
+
+export const e2e = () => inject("e2e");
+
+/** The profile as the admin API shows it (the Worker's ProfileView). */
+export interface Profile {
+  key: string;
+  identities: { kind: string; value: string }[];
+  traits: Record<string, unknown>;
+  counters: Record<string, number>;
+  recentEvents: { messageId: string; type: string; event?: string; name?: string; timestamp: string; properties: Record<string, unknown> }[];
+}
+
+/** `GET /admin/api/profiles/lookup?…`; null while the profile does not exist (404). */
+export async function lookup(query: { userId: string } | { anonymousId: string }): Promise<Profile | null> {
+  const { url, adminToken } = e2e();
+  const res = await fetch(`${url}/admin/api/profiles/lookup?${new URLSearchParams(query)}`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`profile lookup answered ${res.status}: ${await res.text()}`);
+  const body = (await res.json()) as Profile | { profile: Profile | null };
+  return "profile" in body ? body.profile : body;
+}
+
+/** Polls `read` until `check` accepts its value; fails with the last value seen. */
+export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let error: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await read();
+      error = undefined;
+      if (check(last)) return last;
+    } catch (e) {
+      error = e;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}${error ? `; last error: ${error}` : ""}`);
+}
+
+/** The visitor id: the `cohort_id` cookie value up to its first '.', once the Worker has set it. */
+export async function visitorId(context: BrowserContext): Promise<string> {
+  const cookie = await eventually(
+    async () => (await context.cookies(e2e().url)).find((c) => c.name === "cohort_id"),
+    (c) => c !== undefined,
+    "the cohort_id cookie",
+  );
+  return cookie!.value.split(".")[0]!;
+}
+
+export const trackNames = (profile: Profile | null) =>
+  (profile?.recentEvents ?? []).filter((e) => e.type === "track").map((e) => e.event);
+
+export const hasTrack = (name: string) => (profile: Profile | null) => trackNames(profile).includes(name);
+
+export async function setProxy(mode: ProxyMode) {
+  const res = await fetch(`${e2e().proxyUrl}/__proxy?mode=${mode}`, { method: "POST" });
+  if (!res.ok) throw new Error(`proxy switch answered ${res.status}`);
+}
+
+export async function proxyStats(): Promise<{ mode: ProxyMode; failed: number; forwarded: number }> {
+  return (await fetch(`${e2e().proxyUrl}/__proxy`)).json() as Promise<{ mode: ProxyMode; failed: number; forwarded: number }>;
+}
+
+/** A customer page URL (see customer-site.ts for the parameters). */
+export function customerPage(options: { cohort?: string; auto?: boolean; pre?: unknown[] } = {}) {
+  const url = new URL(e2e().customerUrl);
+  if (options.cohort) url.searchParams.set("cohort", options.cohort);
+  if (options.auto === false) url.searchParams.set("auto", "false");
+  if (options.pre) url.searchParams.set("pre", JSON.stringify(options.pre));
+  return url.toString();
+}
+
+/** Debian's Chromium, headless, with everything that would reach the network turned off. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
