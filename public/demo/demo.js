@@ -1,0 +1,186 @@
+// Cohort demo shop: sends events with the tag and shows the visitor's live profile from /v1/me.
+// Data from the server is only ever written with textContent, never as HTML.
+(function () {
+  "use strict";
+  var send = function () {
+    window.cohort.apply(null, arguments);
+  };
+  var tagScript = document.querySelector("script[data-key]");
+  var writeKey = tagScript ? tagScript.getAttribute("data-key") : "";
+  var cart = 0;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function product(button) {
+    var el = button.closest(".product");
+    return {
+      product_id: el.dataset.id,
+      name: el.dataset.name,
+      category: el.dataset.category,
+      price: Number(el.dataset.price),
+      currency: "EUR",
+    };
+  }
+
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest("button[data-action]");
+    if (!button) return;
+    var p = product(button);
+    var action = button.dataset.action;
+    if (action === "view") send("track", "Product Viewed", p);
+    if (action === "add") {
+      send("track", "Product Added", Object.assign({ quantity: 1 }, p));
+      $("cart-count").textContent = String(++cart);
+    }
+    if (action === "buy") {
+      send("track", "Order Completed", {
+        order_id: "o-" + Math.random().toString(36).slice(2, 10),
+        total: p.price,
+        currency: "EUR",
+        products: [p],
+      });
+      cart = 0;
+      $("cart-count").textContent = "0";
+    }
+    refreshSoon();
+  });
+
+  $("signin").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var email = $("signin-email").value.trim();
+    var name = $("signin-name").value.trim();
+    if (!email) return;
+    var traits = { email: email };
+    if (name) traits.name = name;
+    send("identify", email, traits);
+    $("signin-status").textContent = "Signed in as " + (name || email) + ".";
+    refreshSoon();
+  });
+
+  // --- the live profile panel -------------------------------------------------------------
+
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+  }
+  function empty(el, text) {
+    var node = document.createElement(el.tagName === "DL" ? "div" : "li");
+    node.className = "empty";
+    node.textContent = text;
+    el.appendChild(node);
+  }
+  function show(value) {
+    return typeof value === "string" ? value : JSON.stringify(value);
+  }
+  function pairs(el, object, emptyText) {
+    clear(el);
+    var keys = Object.keys(object || {});
+    if (!keys.length) return empty(el, emptyText);
+    keys.sort().forEach(function (key) {
+      var dt = document.createElement("dt");
+      var dd = document.createElement("dd");
+      dt.textContent = key;
+      dd.textContent = show(object[key]);
+      el.appendChild(dt);
+      el.appendChild(dd);
+    });
+  }
+  function label(event) {
+    if (event.type === "track") return event.event || "(unnamed)";
+    if (event.type === "page") return event.name || (event.page && event.page.path) || "page view";
+    if (event.type === "identify") return "identified";
+    return event.event || event.name || event.type;
+  }
+  function time(iso) {
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? "" : d.toLocaleTimeString();
+  }
+
+  function render(profile) {
+    var status = $("profile-status");
+    if (!profile) {
+      status.textContent = "no profile yet";
+      status.className = "badge";
+      clear($("profile-identities"));
+      empty($("profile-identities"), "none yet");
+      pairs($("profile-traits"), {}, "none yet");
+      pairs($("profile-counters"), {}, "none yet");
+      clear($("profile-events"));
+      empty($("profile-events"), "none yet");
+      $("profile-seen").textContent = "";
+      return;
+    }
+    var identities = profile.identities || [];
+    var known = identities.some(function (i) { return i.kind === "userId"; });
+    status.textContent = known ? "known user" : "anonymous";
+    status.className = "badge " + (known ? "known" : "anon");
+
+    var ids = $("profile-identities");
+    clear(ids);
+    identities.forEach(function (i) {
+      var li = document.createElement("li");
+      li.textContent = i.kind + ": " + i.value;
+      ids.appendChild(li);
+    });
+    if (!identities.length) empty(ids, "none yet");
+
+    pairs($("profile-traits"), profile.traits, "none yet — sign in to add some");
+    pairs($("profile-counters"), profile.counters, "none yet");
+
+    var list = $("profile-events");
+    clear(list);
+    var events = (profile.recentEvents || []).slice();
+    events.sort(function (a, b) { return a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0; });
+    events.slice(0, 15).forEach(function (event) {
+      var li = document.createElement("li");
+      var what = document.createElement("span");
+      var type = document.createElement("span");
+      var name = document.createElement("span");
+      var when = document.createElement("time");
+      type.className = "type";
+      type.textContent = event.type;
+      name.textContent = label(event);
+      what.appendChild(type);
+      what.appendChild(name);
+      when.dateTime = event.timestamp;
+      when.textContent = time(event.timestamp);
+      li.appendChild(what);
+      li.appendChild(when);
+      list.appendChild(li);
+    });
+    if (!events.length) empty(list, "none yet");
+
+    $("profile-seen").textContent =
+      profile.firstSeen ? "First seen " + new Date(profile.firstSeen).toLocaleString() + " · last seen " + new Date(profile.lastSeen).toLocaleString() : "";
+  }
+
+  var inFlight = false;
+  function refresh() {
+    if (inFlight) return;
+    inFlight = true;
+    fetch("/v1/me?writeKey=" + encodeURIComponent(writeKey), { credentials: "include", cache: "no-store" })
+      .then(function (res) {
+        if (!res.ok) throw new Error("HTTP " + res.status);
+        return res.json();
+      })
+      .then(function (body) {
+        render(body.profile);
+      })
+      .catch(function (error) {
+        var status = $("profile-status");
+        status.textContent = "offline";
+        status.className = "badge";
+        console.debug("demo: /v1/me failed", error);
+      })
+      .then(function () {
+        inFlight = false;
+      });
+  }
+  var soon = 0;
+  // The tag batches for ~250 ms: ask a little later so the click is already on the profile.
+  function refreshSoon() {
+    clearTimeout(soon);
+    soon = setTimeout(refresh, 600);
+  }
+
+  refresh();
+  setInterval(refresh, 1500);
+})();
