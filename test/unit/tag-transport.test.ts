@@ -17,6 +17,9 @@ const ev = (n: number): WireEvent => ({
   timestamp: new Date(0).toISOString(),
   context: { page: { url: "", path: "", title: "", referrer: "", search: "" }, library: { name: "cohort-tag", version: "t" } },
 });
+/** The i-th request (or beacon) made so far; fails the test when there is none. */
+const req = (i: number) => requests[i] ?? expect.unreachable(`no request #${i}`);
+const beacon = (i: number) => beacons[i] ?? expect.unreachable(`no beacon #${i}`);
 const names = (body: WireBatch) => body.batch.map((e) => (e.type == "track" ? e.event : e.type));
 
 beforeEach(async () => {
@@ -75,7 +78,7 @@ describe("tag transport", () => {
     expect(requests).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(100);
     expect(requests).toHaveLength(1);
-    const [{ url, init, body }] = requests;
+    const { url, init, body } = req(0);
     expect(url).toBe("http://cohort.test/v1/batch");
     expect(init).toMatchObject({ method: "POST", keepalive: true, credentials: "include" });
     expect(init.headers).toBeUndefined(); // a string body is text/plain: no CORS preflight
@@ -88,13 +91,13 @@ describe("tag transport", () => {
     for (let i = 0; i < 25; i++) transport.enqueue(ev(i));
     await flushPromises();
     expect(requests).toHaveLength(1);
-    expect(requests[0].body.batch).toHaveLength(20);
+    expect(req(0).body.batch).toHaveLength(20);
     await vi.advanceTimersByTimeAsync(5000);
     expect(requests).toHaveLength(1); // still waiting for the first answer
-    requests[0].settle(200);
+    req(0).settle(200);
     await flushPromises();
     expect(requests).toHaveLength(2);
-    expect(names(requests[1].body)).toEqual(["e20", "e21", "e22", "e23", "e24"]);
+    expect(names(req(1).body)).toEqual(["e20", "e21", "e22", "e23", "e24"]);
   });
 
   it.each([500, 503, 408, 429, new TypeError("Failed to fetch")])(
@@ -102,21 +105,21 @@ describe("tag transport", () => {
     async (failure) => {
       transport.enqueue(ev(1));
       await vi.advanceTimersByTimeAsync(250);
-      requests[0].settle(failure);
+      req(0).settle(failure);
       await flushPromises();
       transport.enqueue(ev(2));
       await vi.advanceTimersByTimeAsync(999);
       expect(requests).toHaveLength(1);
       await vi.advanceTimersByTimeAsync(1);
       expect(requests).toHaveLength(2);
-      expect(names(requests[1].body)).toEqual(["e1", "e2"]);
-      requests[1].settle(failure);
+      expect(names(req(1).body)).toEqual(["e1", "e2"]);
+      req(1).settle(failure);
       await flushPromises();
       await vi.advanceTimersByTimeAsync(1999);
       expect(requests).toHaveLength(2);
       await vi.advanceTimersByTimeAsync(1);
       expect(requests).toHaveLength(3);
-      requests[2].settle(200);
+      req(2).settle(200);
       await vi.advanceTimersByTimeAsync(60_000);
       expect(requests).toHaveLength(3);
     },
@@ -136,18 +139,18 @@ describe("tag transport", () => {
   it.each([400, 401, 403, 404, 413])("drops the batch for good on %i", async (status) => {
     transport.enqueue(ev(1));
     await vi.advanceTimersByTimeAsync(250);
-    requests[0].settle(status);
+    req(0).settle(status);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(requests).toHaveLength(1);
     transport.enqueue(ev(2));
     await vi.advanceTimersByTimeAsync(250);
-    expect(names(requests[1].body)).toEqual(["e2"]);
+    expect(names(req(1).body)).toEqual(["e2"]);
   });
 
   it("keeps at most 100 events while the server is down, dropping the oldest", async () => {
     transport.enqueue(ev(0));
     await vi.advanceTimersByTimeAsync(250);
-    requests[0].settle(503);
+    req(0).settle(503);
     await flushPromises();
     for (let i = 1; i <= 150; i++) transport.enqueue(ev(i));
     const sent: string[] = [];
@@ -170,10 +173,10 @@ describe("tag transport", () => {
     transport.enqueue(ev(3));
     transport.drain();
     expect(beacons).toHaveLength(1);
-    expect(beacons[0].url).toBe("http://cohort.test/v1/batch");
-    expect(beacons[0].body.writeKey).toBe("wk_1");
-    expect(names(beacons[0].body)).toEqual(["e2", "e3"]);
-    requests[0].settle(200);
+    expect(beacon(0).url).toBe("http://cohort.test/v1/batch");
+    expect(beacon(0).body.writeKey).toBe("wk_1");
+    expect(names(beacon(0).body)).toEqual(["e2", "e3"]);
+    req(0).settle(200);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(requests).toHaveLength(1);
   });
@@ -184,7 +187,7 @@ describe("tag transport", () => {
     transport.drain();
     expect(beacons).toHaveLength(0);
     expect(requests).toHaveLength(1);
-    expect(requests[0].init).toMatchObject({ keepalive: true, credentials: "include" });
-    expect(names(requests[0].body)).toEqual(["e1"]);
+    expect(req(0).init).toMatchObject({ keepalive: true, credentials: "include" });
+    expect(names(req(0).body)).toEqual(["e1"]);
   });
 });
