@@ -1,0 +1,88 @@
+// What the Worker tests share: calling the Worker as a client would, and making sites.
+import { env, exports } from "cloudflare:workers";
+import { SignJWT } from "jose";
+import { expect, vi } from "vitest";
+
+export const BASE = "https://cohort.test";
+export const SITE_ORIGIN = "https://shop.example";
+
+export async function adminToken(role: "admin" | "editor" | "viewer" = "admin", workspace = "ws_test"): Promise<string> {
+  return new SignJWT({ role, ws: workspace })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuer("cohort")
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(env.ADMIN_JWT_SECRET));
+}
+
+export function call(path: string, init: RequestInit & { cf?: Record<string, unknown> } = {}): Promise<Response> {
+  return exports.default.fetch(new Request(new URL(path, BASE), init as RequestInit));
+}
+
+export async function adminCall(path: string, init: RequestInit & { role?: "admin" | "editor" | "viewer"; workspace?: string } = {}) {
+  const { role, workspace, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  headers.set("Authorization", `Bearer ${await adminToken(role, workspace)}`);
+  if (rest.body && !headers.has("Content-Type")) headers.set("Content-Type", "application/json");
+  return call(path, { ...rest, headers });
+}
+
+export interface TestSite {
+  id: string;
+  workspaceId: string;
+  writeKey: string;
+  secretKey: string;
+}
+
+export async function createSite(overrides: Record<string, unknown> = {}, workspace = "ws_test"): Promise<TestSite> {
+  const res = await adminCall("/admin/api/sites", {
+    method: "POST",
+    workspace,
+    body: JSON.stringify({ name: "Shop", origins: [SITE_ORIGIN], ...overrides }),
+  });
+  expect(res.status).toBe(201);
+  return res.json();
+}
+
+/** Posts JSON from a server source (secret key in Basic auth). */
+export function serverPost(site: TestSite, path: string, body: unknown, headers: Record<string, string> = {}) {
+  return call(path, {
+    method: "POST",
+    headers: { Authorization: `Basic ${btoa(`${site.secretKey}:`)}`, "Content-Type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+/** Posts like the tag does: text/plain from an allowed origin, write key in the body. */
+export function browserPost(site: TestSite, path: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return call(path, {
+    method: "POST",
+    headers: {
+      Origin: SITE_ORIGIN,
+      "Content-Type": "text/plain",
+      "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+      ...headers,
+    },
+    body: JSON.stringify({ writeKey: site.writeKey, ...body }),
+  });
+}
+
+export async function lookup(query: string, workspace = "ws_test") {
+  return adminCall(`/admin/api/profiles/lookup?${query}`, { workspace, role: "viewer" });
+}
+
+/** D1 rows are written by the queue consumer, a moment after the request. */
+export async function eventually<T>(read: () => Promise<T>, until: (value: T) => boolean, timeout = 8000): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const value = await read();
+      if (!until(value)) throw new Error("not yet");
+      return value;
+    },
+    { timeout, interval: 100 },
+  );
+}
+
+export function cookieOf(res: Response): string | undefined {
+  return res.headers.get("Set-Cookie")?.split(";")[0];
+}

@@ -1,0 +1,122 @@
+/**
+ * The Segment Tracking API spec as zod schemas: the single definition of what an incoming event
+ * may look like (and, through `z.infer`, its TypeScript type). Objects are `looseObject`s: fields
+ * Cohort does not know are kept, as Segment keeps them.
+ */
+import { z } from "zod";
+
+export const EVENT_TYPES = ["track", "page", "screen", "identify", "group", "alias"] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The one-letter paths analytics.js posts to. */
+export const SHORT_TYPES: Record<string, EventType> = {
+  t: "track",
+  p: "page",
+  s: "screen",
+  i: "identify",
+  g: "group",
+  a: "alias",
+};
+
+const MAX_ID = 255;
+
+/** Segment accepts numeric ids and stores them as strings. */
+const id = z
+  .union([z.string(), z.number().finite()])
+  .transform((value) => String(value))
+  .pipe(z.string().trim().min(1, "must not be empty").max(MAX_ID, `must be at most ${MAX_ID} characters`));
+
+const time = z
+  .string()
+  .max(64)
+  .refine((value) => !Number.isNaN(Date.parse(value)), "must be an ISO-8601 date-time");
+
+const dictionary = z.record(z.string(), z.unknown());
+
+const page = z.looseObject({
+  url: z.string().max(8192).optional(),
+  path: z.string().max(8192).optional(),
+  referrer: z.string().max(8192).optional(),
+  title: z.string().max(2048).optional(),
+  search: z.string().max(8192).optional(),
+});
+
+export const consentSchema = z.looseObject({
+  categoryPreferences: z.record(z.string(), z.boolean()).optional(),
+  tcString: z.string().max(8192).optional(),
+  gppString: z.string().max(8192).optional(),
+});
+
+export const contextSchema = z.looseObject({
+  page: page.optional(),
+  userAgent: z.string().max(2048).optional(),
+  ip: z.string().max(64).optional(),
+  locale: z.string().max(64).optional(),
+  timezone: z.string().max(64).optional(),
+  campaign: dictionary.optional(),
+  consent: consentSchema.optional(),
+  library: z.looseObject({ name: z.string().optional(), version: z.string().optional() }).optional(),
+});
+
+const common = {
+  messageId: z.string().trim().min(1).max(MAX_ID).optional(),
+  anonymousId: id.optional(),
+  userId: id.optional(),
+  timestamp: time.optional(),
+  originalTimestamp: time.optional(),
+  sentAt: time.optional(),
+  context: contextSchema.optional(),
+  integrations: dictionary.optional(),
+};
+
+export const eventSchemas = {
+  track: z.looseObject({
+    ...common,
+    type: z.literal("track"),
+    event: z.string().trim().min(1, "a track call needs an event name").max(MAX_ID),
+    properties: dictionary.optional(),
+  }),
+  page: z.looseObject({
+    ...common,
+    type: z.literal("page"),
+    name: z.string().max(MAX_ID).optional(),
+    category: z.string().max(MAX_ID).optional(),
+    properties: dictionary.optional(),
+  }),
+  screen: z.looseObject({
+    ...common,
+    type: z.literal("screen"),
+    name: z.string().max(MAX_ID).optional(),
+    category: z.string().max(MAX_ID).optional(),
+    properties: dictionary.optional(),
+  }),
+  identify: z.looseObject({ ...common, type: z.literal("identify"), traits: dictionary.optional() }),
+  group: z.looseObject({
+    ...common,
+    type: z.literal("group"),
+    groupId: id,
+    traits: dictionary.optional(),
+  }),
+  alias: z.looseObject({ ...common, type: z.literal("alias"), previousId: id, userId: id }),
+} satisfies Record<EventType, z.ZodType>;
+
+export const eventSchema = z.discriminatedUnion("type", [
+  eventSchemas.track,
+  eventSchemas.page,
+  eventSchemas.screen,
+  eventSchemas.identify,
+  eventSchemas.group,
+  eventSchemas.alias,
+]);
+
+/** An event as validated: Segment's fields, plus whatever else the sender put in it. */
+export type IncomingEvent = z.infer<typeof eventSchema>;
+
+/** Fields of a `/v1/batch` body that apply to every event in it (Segment merges them in). */
+export const batchEnvelopeSchema = z.looseObject({
+  batch: z.array(z.unknown()).min(1, "a batch needs at least one event").max(2000),
+  writeKey: z.string().optional(),
+  context: contextSchema.optional(),
+  integrations: dictionary.optional(),
+  sentAt: time.optional(),
+});

@@ -1,0 +1,208 @@
+/**
+ * The Segment-compatible collection API (DESIGN.md §3): `/v1/{track,page,screen,identify,group,
+ * alias,batch}` and their one-letter forms, the settings document for analytics.js, and `/v1/me`,
+ * the visitor's own profile. Parse, authenticate, call `ingest`, shape the answer.
+ */
+import { Hono } from "hono";
+import { getCookie } from "hono/cookie";
+import { ingest, failedMessage } from "../collect/ingest";
+import { MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBatch, parseJson, parseSingle, type ParsedEvents } from "../collect/parse";
+import { EVENT_TYPES, SHORT_TYPES, type EventType } from "../collect/schema";
+import type { AppContext, AppEnv } from "../env";
+import { COOKIE_NAME, newVisitorId, signVisitorId, verifyVisitorCookie, visitorCookieHeader } from "../identity/cookie";
+import { profileKey, profileStub } from "../identity/keys";
+import { enqueue } from "../pipeline/messages";
+import { findSiteByKey, isSecretKey, originAllowed, type Site } from "../store/sites";
+import { BodyTooLarge, readBody } from "./body";
+import { ApiError } from "./errors";
+
+export const collect = new Hono<AppEnv>();
+
+/**
+ * CORS: the tag posts `text/plain` (a simple request, no preflight); SDKs that send JSON or Basic
+ * auth get a preflight answer. The actual request is checked against the site's origins before
+ * anything is read or written, so reflecting the Origin (with credentials, for the cookie) exposes
+ * nothing a foreign page could use.
+ */
+collect.use("*", async (c, next) => {
+  const origin = c.req.header("Origin");
+  if (c.req.method === "OPTIONS") {
+    return c.body(null, 204, {
+      "Access-Control-Allow-Origin": origin ?? "*",
+      "Access-Control-Allow-Credentials": "true",
+      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+      "Access-Control-Allow-Headers": c.req.header("Access-Control-Request-Headers") ?? "Content-Type, Authorization",
+      "Access-Control-Max-Age": "86400",
+      Vary: "Origin",
+    });
+  }
+  await next();
+  if (origin) {
+    c.res.headers.set("Access-Control-Allow-Origin", origin);
+    c.res.headers.set("Access-Control-Allow-Credentials", "true");
+    c.res.headers.append("Vary", "Origin");
+  }
+});
+
+/** The key in `Authorization: Basic base64(key:)`, as Segment's SDKs send it. */
+function basicAuthKey(c: AppContext): string | undefined {
+  const match = /^Basic\s+(\S+)$/i.exec(c.req.header("Authorization") ?? "");
+  if (!match) return undefined;
+  try {
+    return atob(match[1]!).split(":")[0] || undefined;
+  } catch {
+    throw new ApiError(401, "invalid_write_key", "The Authorization header is not valid Basic auth.");
+  }
+}
+
+/** Finds the site and checks that this request may write to it. */
+async function authenticate(c: AppContext, key: string | undefined): Promise<{ site: Site; source: "browser" | "server" }> {
+  if (!key) throw new ApiError(401, "missing_write_key", "Send the write key as Basic auth (`key:`) or a `writeKey` field.", { path: "writeKey" });
+  const site = await findSiteByKey(c.env.DB, key);
+  if (!site) throw new ApiError(401, "invalid_write_key", "No site has this write key.", { path: "writeKey" });
+  if (!site.enabled) throw new ApiError(403, "site_disabled", `Site ${site.id} is disabled; it accepts no events.`);
+  if (isSecretKey(key)) return { site, source: "server" };
+  const origin = c.req.header("Origin");
+  if (!origin || !originAllowed(origin, site.origins)) {
+    throw new ApiError(
+      403,
+      "origin_not_allowed",
+      origin
+        ? `Origin ${origin} is not allowed for this write key; add it to the site's origins.`
+        : "A write key is accepted only from a browser on one of the site's origins; servers use the secret key.",
+    );
+  }
+  return { site, source: "browser" };
+}
+
+/** Records a request-level refusal as a failed event, then refuses the request. */
+async function refuse(c: AppContext, site: Site | undefined, error: ApiError, payload: unknown): Promise<never> {
+  if (site) {
+    await enqueue(c.env.EVENTS, [failedMessage(site, { index: null, code: error.code, message: error.message, path: error.path ?? "", payload }, new Date())]);
+  }
+  throw error;
+}
+
+const secureCookie = (url: string) => {
+  const { protocol, hostname } = new URL(url);
+  return protocol === "https:" || !(hostname === "localhost" || hostname === "127.0.0.1" || hostname === "[::1]");
+};
+
+/** The Domain attribute only when the request's host is inside the site's cookie domain. */
+const cookieDomainFor = (site: Site, url: string) => {
+  const domain = site.cookieDomain?.replace(/^\./, "");
+  const host = new URL(url).hostname;
+  return domain && (host === domain || host.endsWith(`.${domain}`)) ? domain : undefined;
+};
+
+function handler(kind: EventType | "batch") {
+  return async (c: AppContext) => {
+    const receivedAt = new Date();
+    const headerKey = basicAuthKey(c);
+    const headerSite = headerKey ? await findSiteByKey(c.env.DB, headerKey) : undefined;
+
+    let text: string;
+    try {
+      text = await readBody(c.req.raw, kind === "batch" ? MAX_BATCH_BYTES : MAX_EVENT_BYTES);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        if (headerKey) await authenticate(c, headerKey);
+        return refuse(c, headerSite, error, error.head);
+      }
+      throw error;
+    }
+    let body: unknown;
+    try {
+      body = parseJson(text);
+    } catch (error) {
+      if (headerKey) await authenticate(c, headerKey);
+      return refuse(c, headerSite, error as ApiError, text);
+    }
+    const bodyKey = typeof body === "object" && body !== null ? (body as { writeKey?: unknown }).writeKey : undefined;
+    const { site, source } = await authenticate(c, headerKey ?? (typeof bodyKey === "string" ? bodyKey : undefined));
+
+    let parsed: ParsedEvents;
+    try {
+      parsed = kind === "batch" ? parseBatch(body) : parseSingle(body, kind);
+    } catch (error) {
+      return refuse(c, site, error as ApiError, body);
+    }
+
+    const cookieId = source === "browser" ? await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET) : undefined;
+    const result = await ingest(c.env, {
+      site,
+      source,
+      parsed,
+      visitorId: cookieId,
+      newVisitorId,
+      edge: { userAgent: c.req.header("User-Agent"), cf: c.req.raw.cf as Record<string, unknown> | undefined },
+      receivedAt,
+    });
+
+    if (parsed.single && result.rejected.length > 0) {
+      const [rejection] = result.rejected;
+      throw new ApiError(rejection!.code === "event_too_large" ? 413 : 400, rejection!.code, rejection!.message, { path: rejection!.path });
+    }
+    if (result.accepted === 0) {
+      throw new ApiError(400, "invalid_batch", `All ${result.rejected.length} events of the batch were rejected.`, {
+        path: "batch",
+        extra: { rejected: result.rejected.map(({ payload: _payload, ...r }) => r) },
+      });
+    }
+    if (result.visitorId) {
+      const value = await signVisitorId(result.visitorId, c.env.COOKIE_SECRET);
+      c.header("Set-Cookie", visitorCookieHeader(value, { secure: secureCookie(c.req.url), domain: cookieDomainFor(site, c.req.url) }));
+    }
+    return c.json({ success: true, accepted: result.accepted, rejected: result.rejected.map(({ payload: _payload, ...r }) => r) });
+  };
+}
+
+collect.post("/batch", handler("batch"));
+collect.post("/b", handler("batch"));
+for (const type of EVENT_TYPES) collect.post(`/${type}`, handler(type));
+for (const [short, type] of Object.entries(SHORT_TYPES)) collect.post(`/${short}`, handler(type));
+
+/**
+ * The settings document analytics.js fetches from its CDN, served by Cohort so a page can load
+ * analytics.js with `cdnURL` pointed here and send everything to Cohort.
+ */
+collect.get("/projects/:writeKey/settings", async (c) => {
+  const writeKey = c.req.param("writeKey");
+  const site = await findSiteByKey(c.env.DB, writeKey);
+  if (!site || isSecretKey(writeKey) || !site.enabled) throw new ApiError(404, "unknown_write_key", "No enabled site has this write key.");
+  const { host, protocol } = new URL(c.req.url);
+  c.header("Cache-Control", "public, max-age=300");
+  return c.json({
+    integrations: {
+      "Segment.io": { apiKey: writeKey, apiHost: `${host}/v1`, protocol: protocol.replace(":", ""), unbundledIntegrations: [], addBundledMetadata: false },
+    },
+    plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
+    edgeFunction: {},
+    analyticsNextEnabled: true,
+    middlewareSettings: {},
+    enabledMiddleware: {},
+    metrics: { sampleRate: 0 },
+    legacyVideoPluginsEnabled: false,
+    remotePlugins: [],
+  });
+});
+
+/**
+ * `GET /v1/me?writeKey=…`: the visitor's own profile, found by their cookie. A foreign page cannot
+ * read it: a cross-origin request carries an Origin, which must be one of the site's.
+ */
+collect.get("/me", async (c) => {
+  const key = c.req.query("writeKey");
+  if (!key || isSecretKey(key)) throw new ApiError(400, "missing_write_key", "Pass the site's write key as ?writeKey=.", { path: "writeKey" });
+  const site = await findSiteByKey(c.env.DB, key);
+  if (!site) throw new ApiError(401, "invalid_write_key", "No site has this write key.", { path: "writeKey" });
+  const origin = c.req.header("Origin");
+  if (origin && !originAllowed(origin, site.origins)) throw new ApiError(403, "origin_not_allowed", `Origin ${origin} is not allowed for this write key.`);
+  c.header("Cache-Control", "no-store");
+  const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+  if (!visitorId) return c.json({ profile: null });
+  const anonymous = profileStub(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!);
+  const userId = await anonymous.linkedUserId();
+  const profile = userId ? await profileStub(c.env.PROFILES, profileKey(site.workspaceId, { userId })!).view() : null;
+  return c.json({ profile: profile ?? (await anonymous.view()) });
+});

@@ -1,0 +1,122 @@
+/**
+ * Sites and their keys. A site has a public write key (browser, origin-checked) and a secret key
+ * (servers) of which only a SHA-256 hash is stored. Lookups on the collection path are cached per
+ * isolate for a short time, so a request needs no D1 read; changes reach every isolate within
+ * `SITE_CACHE_MS`.
+ */
+import { and, asc, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { sites, workspaces } from "./schema";
+
+export type Site = typeof sites.$inferSelect;
+export const SITE_CACHE_MS = 30_000;
+
+const cache = new Map<string, { site: Site | undefined; expires: number }>();
+
+export const isSecretKey = (key: string) => key.startsWith("sk_");
+
+function randomToken(bytes = 18): string {
+  let out = "";
+  for (const b of crypto.getRandomValues(new Uint8Array(bytes))) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+export async function sha256Hex(value: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The site a key belongs to. A secret key is matched by its hash (the stored value is never the
+ * key), a write key by equality; both are indexed lookups, not comparisons over all sites.
+ */
+export async function findSiteByKey(db: D1Database, key: string): Promise<Site | undefined> {
+  const hit = cache.get(key);
+  if (hit && hit.expires > Date.now()) return hit.site;
+  const d = drizzle(db);
+  const condition = isSecretKey(key) ? eq(sites.secretKeyHash, await sha256Hex(key)) : eq(sites.writeKey, key);
+  const [site] = await d.select().from(sites).where(condition).limit(1);
+  cache.set(key, { site, expires: Date.now() + SITE_CACHE_MS });
+  return site;
+}
+
+/** Drops cached lookups of a site after it changed (this isolate; others expire on their own). */
+export function forgetSite(site: Pick<Site, "id">): void {
+  for (const [key, entry] of cache) if (entry.site?.id === site.id) cache.delete(key);
+}
+
+/**
+ * Whether an Origin header value is allowed by a site's patterns: exact origins
+ * (`https://shop.example`) or one wildcard level of subdomain (`https://*.example.com`).
+ */
+export function originAllowed(origin: string, patterns: string[]): boolean {
+  for (const pattern of patterns) {
+    if (pattern === origin) return true;
+    const wildcard = /^(https?):\/\/\*\.(.+)$/.exec(pattern);
+    if (wildcard) {
+      const [, scheme, domain] = wildcard;
+      if (origin.startsWith(`${scheme}://`) && origin.endsWith(`.${domain}`) && !origin.slice(scheme!.length + 3, -domain!.length - 1).includes("/")) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+export interface NewSite {
+  name: string;
+  origins: string[];
+  cookieDomain?: string | null;
+  consentDefaults?: Record<string, boolean> | null;
+}
+
+/** Creates a site (and its workspace on first use); the secret key is returned only here. */
+export async function createSite(db: D1Database, workspaceId: string, input: NewSite): Promise<{ site: Site; secretKey: string }> {
+  const d = drizzle(db);
+  const secretKey = `sk_${randomToken(24)}`;
+  const values = {
+    id: `site_${randomToken(8)}`,
+    workspaceId,
+    name: input.name,
+    writeKey: `wk_${randomToken(12)}`,
+    secretKeyHash: await sha256Hex(secretKey),
+    origins: input.origins,
+    cookieDomain: input.cookieDomain ?? null,
+    consentDefaults: input.consentDefaults ?? null,
+  };
+  const [, [site]] = await d.batch([
+    d.insert(workspaces).values({ id: workspaceId, name: workspaceId }).onConflictDoNothing(),
+    d.insert(sites).values(values).returning(),
+  ]);
+  return { site: site!, secretKey };
+}
+
+export async function listSites(db: D1Database, workspaceId: string): Promise<Site[]> {
+  return drizzle(db).select().from(sites).where(eq(sites.workspaceId, workspaceId)).orderBy(asc(sites.createdAt));
+}
+
+export async function updateSite(
+  db: D1Database,
+  workspaceId: string,
+  id: string,
+  changes: Partial<Pick<Site, "name" | "origins" | "cookieDomain" | "consentDefaults" | "enabled">>,
+): Promise<Site | undefined> {
+  const [site] = await drizzle(db)
+    .update(sites)
+    .set(changes)
+    .where(and(eq(sites.id, id), eq(sites.workspaceId, workspaceId)))
+    .returning();
+  if (site) forgetSite(site);
+  return site;
+}
+
+/** The site whose allowed origins include `origin` (the demo page picks its write key this way). */
+export async function findSiteForOrigin(db: D1Database, origin: string): Promise<Site | undefined> {
+  const all = await drizzle(db).select().from(sites).where(eq(sites.enabled, true)).orderBy(asc(sites.createdAt)).limit(100);
+  return all.find((site) => originAllowed(origin, site.origins));
+}
+
+/** What the admin API shows of a site: everything but the secret key's hash. */
+export function publicSite({ secretKeyHash: _hash, ...site }: Site) {
+  return site;
+}
