@@ -29,7 +29,7 @@ const key = (secret: string) => {
 export async function verifyAdminToken(token: string, secret: string): Promise<AdminClaims> {
   let payload: unknown;
   try {
-    ({ payload } = await jwtVerify(token, key(secret), { algorithms: ["HS256"], issuer: "cohort" }));
+    ({ payload } = await jwtVerify(token, key(secret), { algorithms: ["HS256"], issuer: "cohort", requiredClaims: ["exp"] }));
   } catch (error) {
     throw new ApiError(401, "invalid_token", `The bearer token was refused: ${(error as Error).message}`, { cause: error });
   }

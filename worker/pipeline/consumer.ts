@@ -17,6 +17,9 @@ function eventName(event: CollectedEvent): string | null {
   return null;
 }
 
+/** Exponential backoff for a failed D1 write: 2 s, 4 s, 8 s … capped at five minutes. */
+export const retryDelaySeconds = (attempts: number) => Math.min(300, 2 ** attempts);
+
 export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB">): Promise<void> {
   const db = drizzle(env.DB);
   const writes: BatchItem<"sqlite">[] = [];
@@ -69,6 +72,6 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
   } catch (error) {
     const attempts = Math.max(...batch.messages.map((m) => m.attempts));
     console.error(`D1 write of ${batch.messages.length} messages failed (attempt ${attempts}); retrying`, error);
-    batch.retryAll({ delaySeconds: Math.min(300, 2 ** attempts) });
+    batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
   }
 }
