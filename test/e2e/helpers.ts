@@ -77,6 +77,19 @@ export function customerPage(options: { cohort?: string; auto?: boolean; pre?: u
   return url.toString();
 }
 
+/**
+ * Headless Chromium says "HeadlessChrome" in its User-Agent, which Cohort (rightly) treats as a
+ * bot and never profiles. Tests play a visitor, so the browser gets an ordinary Chrome UA. It is set
+ * on the command line, not per context: a per-context override does not reach the `sendBeacon`
+ * requests made while a page unloads.
+ */
+export const VISITOR_USER_AGENT =
+  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
+
+export function newVisitorContext(browser: Browser): Promise<BrowserContext> {
+  return browser.newContext({ locale: "en-GB", timezoneId: "Europe/Paris" });
+}
+
 /** Debian's Chromium, headless, with everything that would reach the network turned off. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -89,6 +102,7 @@ export function launchChromium(): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
       "--no-first-run",
+      `--user-agent=${VISITOR_USER_AGENT}`,
     ],
   });
 }

@@ -9,6 +9,7 @@ import {
   hasTrack,
   launchChromium,
   lookup,
+  newVisitorContext,
   proxyStats,
   setProxy,
   trackNames,
@@ -21,6 +22,8 @@ let context: BrowserContext;
 let page: Page;
 let pageErrors: Error[];
 let debugLog: string[];
+/** Console lines and network answers of the page, printed when a test fails. */
+let browserLog: string[];
 
 beforeAll(async () => {
   browser = await launchChromium();
@@ -30,19 +33,32 @@ afterAll(async () => {
 });
 
 async function openPage(url: string) {
-  context = await browser.newContext();
+  context = await newVisitorContext(browser);
   page = await context.newPage();
   pageErrors = [];
   debugLog = [];
+  browserLog = [];
   page.on("pageerror", (error) => pageErrors.push(error));
   page.on("console", (message) => {
     if (message.type() === "debug") debugLog.push(message.text());
+    browserLog.push(`console.${message.type()}: ${message.text()}`);
+  });
+  page.on("requestfailed", (request) => browserLog.push(`failed ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
+  page.on("response", async (response) => {
+    const request = response.request();
+    let line = `${response.status()} ${request.method()} ${request.url()}`;
+    if (request.url().includes("/v1/")) {
+      const cookie = await response.headerValue("set-cookie").catch(() => null);
+      line += ` set-cookie=${cookie ?? "-"} body=${(await response.text().catch(() => "")).slice(0, 300)}`;
+    }
+    browserLog.push(line);
   });
   await page.goto(url);
   return page;
 }
 
-afterEach(async () => {
+afterEach(async ({ task }) => {
+  if (task.result?.state === "fail") console.log(`browser log of "${task.name}":\n  ${browserLog.join("\n  ")}`);
   await setProxy("up");
   await context?.close();
 });
@@ -100,7 +116,7 @@ describe("the tag on a customer's page", () => {
   it("does not send a page view with data-auto-page=false, and ignores unknown commands with a reason", async () => {
     await openPage(customerPage({ auto: false }));
     await cohort("consent", { analytics: true });
-    await cohort("decide", ["hero"], () => {});
+    await page.evaluate(() => (window as unknown as { cohort: (...a: unknown[]) => void }).cohort("decide", ["hero"], () => {}));
     await cohort("track"); // no name
     await cohort("track", "Only Event");
     const id = await visitorId(context);
