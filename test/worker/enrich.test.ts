@@ -12,7 +12,7 @@ const event = (context: Record<string, unknown> = {}): IncomingEvent => ({ type:
 const at = new Date("2026-06-01T12:00:00.000Z");
 
 describe("user agent", () => {
-  it.each([
+  it.each<[string, { bot: boolean; browser?: string; os?: string; device?: string }]>([
     [CHROME_DESKTOP, { browser: "Chrome", os: "Windows", device: "desktop", bot: false }],
     [IPHONE, { browser: "Mobile Safari", os: "iOS", device: "mobile", bot: false }],
     [GOOGLEBOT, { bot: true, device: "bot" }],

@@ -43,7 +43,7 @@ const failingDb = new Proxy(env.DB, {
 async function deliver(messages: PipelineMessage[], db: D1Database, attempts = 1) {
   const batch = createMessageBatch<PipelineMessage>("cohort-events", messages.map((body, i) => ({ id: `msg-${i}`, timestamp: new Date(), attempts, body })));
   const ctx = createExecutionContext();
-  await worker.queue(batch, { ...env, DB: db }, ctx);
+  await worker.queue(batch, { ...env, DB: db });
   return getQueueResult(batch, ctx);
 }
 
