@@ -6,6 +6,9 @@
  * Everything the browser sees is addressed as `localhost` (not 127.0.0.1), so the customer page,
  * the proxy and Cohort are the same site and the SameSite=Lax `cohort_id` cookie flows between them.
  * Nothing here talks to Cloudflare: local mode, no metrics, no cf fetch.
+ *
+ * Run: `npx vitest run --project e2e`. Needs Debian's Chromium at /usr/bin/chromium (or
+ * CHROMIUM_PATH). COHORT_E2E_KEEP=1 keeps the temp dir with the local state and wrangler.log.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -100,7 +103,9 @@ export default async function setup(project: TestProject) {
         console.error("e2e teardown:", error);
       }
     }
-    if (!process.env.COHORT_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+    // COHORT_E2E_KEEP=1 keeps the state and wrangler's log for a look after a failure.
+    if (process.env.COHORT_E2E_KEEP) console.log(`e2e: state and wrangler.log kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   };
 
   try {
@@ -126,7 +131,11 @@ export default async function setup(project: TestProject) {
       ],
       log,
     );
+    // If vitest dies without running the teardown, do not leave a wrangler (and workerd) behind.
+    const onExit = () => killGroup(dev, "SIGKILL");
+    process.once("exit", onExit);
     cleanups.push(async () => {
+      process.off("exit", onExit);
       killGroup(dev, "SIGTERM");
       const done = await Promise.race([exited(dev), new Promise((r) => setTimeout(() => r("timeout"), 5000))]);
       if (done === "timeout") killGroup(dev, "SIGKILL");
