@@ -26,6 +26,13 @@ const log = (reason: string) => console.debug("cohort: " + reason);
 const body = (batch: WireEvent[]) =>
   JSON.stringify({ writeKey, sentAt: new Date().toISOString(), batch } satisfies WireBatch);
 
+/**
+ * Browsers refuse a `keepalive` request over 64 KiB (all such requests of a page together):
+ * only small bodies ask for it, so a large batch is still sent, just not beyond the page's life.
+ */
+const post = (data: string) =>
+  fetch(endpoint, { method: "POST", body: data, keepalive: data.length < 6e4, credentials: "include" });
+
 /** Points the transport at `<host>/v1/batch` with the site's public write key. */
 export function configure(host: string, key: string) {
   endpoint = host + "/v1/batch";
@@ -71,7 +78,7 @@ function send() {
     }
   };
   try {
-    fetch(endpoint, { method: "POST", body: body(batch), keepalive: true, credentials: "include" }).then(
+    post(body(batch)).then(
       (res) => {
         const s = res.status;
         const retry = s >= 500 || s == 408 || s == 429;
@@ -102,6 +109,6 @@ export function drain() {
     } catch {
       // No sendBeacon: fall through to fetch.
     }
-    if (!sent) fetch(endpoint, { method: "POST", body: data, keepalive: true, credentials: "include" }).catch(() => {});
+    if (!sent) post(data).catch(() => {});
   }
 }

@@ -181,6 +181,17 @@ describe("tag transport", () => {
     expect(requests).toHaveLength(1);
   });
 
+  it("asks for keepalive only for bodies the browser accepts it for (< 64 KiB)", async () => {
+    transport.enqueue(ev(1));
+    await vi.advanceTimersByTimeAsync(250);
+    expect(req(0).init.keepalive).toBe(true);
+    req(0).settle(200);
+    await flushPromises();
+    transport.enqueue({ ...ev(2), properties: { blob: "x".repeat(70_000) } });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(req(1).init.keepalive).toBe(false);
+  });
+
   it("drain falls back to fetch keepalive when sendBeacon refuses", async () => {
     beaconAnswer = false;
     transport.enqueue(ev(1));
