@@ -113,6 +113,16 @@ describe("the tag on a customer's page", () => {
     await eventually(() => lookup({ userId }), hasTrack("After Identify"), "a later track on the user");
   });
 
+  it("puts every event of a first visit on one profile, even more than one batch's worth", async () => {
+    const calls = Array.from({ length: 30 }, (_, i) => ["track", "Burst", { i }]);
+    await openPage(customerPage({ pre: calls }));
+    const id = await visitorId(context);
+    // 31 events leave in two batches; the second waits for the first answer and its cookie.
+    const profile = await eventually(() => lookup({ anonymousId: id }), (p) => p?.counters["total"] === 31, "all 31 events");
+    expect(profile!.counters).toMatchObject({ "type:page": 1, "event:Burst": 30 });
+    expect(profile!.identities.filter((i) => i.kind === "anonymousId")).toEqual([{ kind: "anonymousId", value: id }]);
+  });
+
   it("does not send a page view with data-auto-page=false, and ignores unknown commands with a reason", async () => {
     await openPage(customerPage({ auto: false }));
     await cohort("consent", { analytics: true });
