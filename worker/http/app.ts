@@ -8,6 +8,9 @@ import { errorBody, onError } from "./errors";
 
 export const app = new Hono<AppEnv>();
 
+/** Liveness, and the "empty route" the benchmarks compare the collection path against. */
+app.on(["GET", "POST"], "/healthz", (c) => c.json({ ok: true }));
+
 app.route("/v1", collect);
 app.route("/admin/api", admin);
 app.route("/", assets);
