@@ -9,10 +9,10 @@ let requests: { url: string; init: RequestInit; body: WireBatch; settle: (status
 let beacons: { url: string; body: WireBatch }[];
 let beaconAnswer: boolean;
 
-const ev = (n: number): WireEvent => ({
+const ev = (n: number, properties: Record<string, unknown> = {}): WireEvent => ({
   type: "track",
   event: "e" + n,
-  properties: {},
+  properties,
   messageId: "m" + n,
   timestamp: new Date(0).toISOString(),
   context: { page: { url: "", path: "", title: "", referrer: "", search: "" }, library: { name: "cohort-tag", version: "t" } },
@@ -187,7 +187,7 @@ describe("tag transport", () => {
     expect(req(0).init.keepalive).toBe(true);
     req(0).settle(200);
     await flushPromises();
-    transport.enqueue({ ...ev(2), properties: { blob: "x".repeat(70_000) } });
+    transport.enqueue(ev(2, { blob: "x".repeat(70_000) }));
     await vi.advanceTimersByTimeAsync(250);
     expect(req(1).init.keepalive).toBe(false);
   });
