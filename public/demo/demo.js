@@ -83,6 +83,15 @@
       el.appendChild(dd);
     });
   }
+  function chips(el, items, emptyText) {
+    clear(el);
+    items.forEach(function (text) {
+      var li = document.createElement("li");
+      li.textContent = text;
+      el.appendChild(li);
+    });
+    if (!items.length) empty(el, emptyText);
+  }
   function label(event) {
     if (event.type === "track") return event.event || "(unnamed)";
     if (event.type === "page") return event.name || (event.page && event.page.path) || "page view";
@@ -103,6 +112,7 @@
       empty($("profile-identities"), "none yet");
       pairs($("profile-traits"), {}, "none yet");
       pairs($("profile-counters"), {}, "none yet");
+      chips($("profile-segments"), [], "none yet");
       clear($("profile-events"));
       empty($("profile-events"), "none yet");
       $("profile-seen").textContent = "";
@@ -113,14 +123,16 @@
     status.textContent = known ? "known user" : "anonymous";
     status.className = "badge " + (known ? "known" : "anon");
 
-    var ids = $("profile-identities");
-    clear(ids);
-    identities.forEach(function (i) {
-      var li = document.createElement("li");
-      li.textContent = i.kind + ": " + i.value;
-      ids.appendChild(li);
-    });
-    if (!identities.length) empty(ids, "none yet");
+    chips(
+      $("profile-identities"),
+      identities.map(function (i) { return i.kind + ": " + i.value; }),
+      "none yet"
+    );
+    chips(
+      $("profile-segments"),
+      (profile.segments || []).map(function (s) { return typeof s === "string" ? s : s.name || s.id || JSON.stringify(s); }),
+      "in no segment yet"
+    );
 
     pairs($("profile-traits"), profile.traits, "none yet — sign in to add some");
     pairs($("profile-counters"), profile.counters, "none yet");
