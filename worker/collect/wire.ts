@@ -17,8 +17,21 @@ export interface WirePage {
   search: string;
 }
 
+/** Consent signals the tag read in the page (Segment's `context.consent`, plus GPC). */
+export interface WireConsentSignals {
+  /** IAB TCF v2.2 TC string, from `__tcfapi('addEventListener', 2, …)`. */
+  tcString?: string;
+  /** IAB GPP string, from `__gpp('addEventListener', …)` / `__gpp('ping')`. */
+  gppString?: string;
+  /** `navigator.globalPrivacyControl === true`. */
+  gpc?: boolean;
+}
+
+export type WirePurpose = "analytics" | "personalization" | "advertising";
+
 export interface WireContext {
   page: WirePage;
+  consent?: WireConsentSignals;
   library: { name: "cohort-tag"; version: string };
   locale?: string;
   screen?: { width: number; height: number };
@@ -43,6 +56,28 @@ export interface WireBatch {
   writeKey: string;
   sentAt: string;
   batch: WireEvent[];
+}
+
+/**
+ * `POST /v1/consent`, sent by `cohort('consent', {...})` and whenever the page's CMP reports a new
+ * TC or GPP string. Same transport as batches (text/plain, credentials included).
+ */
+export interface WireConsentRequest extends WireConsentSignals {
+  writeKey: string;
+  /** An explicit choice; purposes left out keep their previous state. */
+  purposes?: Partial<Record<WirePurpose, boolean>>;
+}
+
+/** Where each purpose's answer came from, strongest first. */
+export type WireConsentSource = "explicit" | "tcf" | "gpp" | "gpc" | "region" | "default" | "site";
+
+/** The answer to `/v1/consent`: the visitor's resolved purposes (the cookie is set or cleared with it). */
+export interface WireConsentResponse {
+  consent: {
+    purposes: Record<WirePurpose | "necessary", boolean>;
+    sources: Record<WirePurpose, WireConsentSource>;
+    policyVersion: string;
+  };
 }
 
 /** One event the Worker refused, by its index in the batch. */
