@@ -1,0 +1,115 @@
+/**
+ * Figures measured against a running `wrangler dev` with autocannon (one client, one run):
+ * - throughput of single-event `POST /v1/track` (secret key) as a ratio to the empty route
+ *   `POST /healthz` with the same headers and the same kind of body, over many profiles (a new
+ *   userId per request) and one hot profile (one userId); the baseline is measured before and after
+ *   the collection runs and averaged, so drift in the machine cancels out;
+ * - batch ingest events/s at batch sizes 1, 20 and 100 (one visitor per request, as the tag sends);
+ * - decide latency p50/p99 at 32 clients, once `POST /v1/decide` exists.
+ */
+import autocannon from "autocannon";
+
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+export const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+export const RATIO_TARGET = 0.5;
+export const DECIDE_P99_TARGET_MS = 10;
+
+let sequence = 0;
+const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+/** A messageId no other request of any run uses. */
+export const nextId = () => `${run}-${(sequence++).toString(36)}`;
+
+export const trackEvent = (userId) => ({
+  userId,
+  messageId: nextId(),
+  event: "Product Viewed",
+  properties: { sku: "SHOE-42", category: "shoes", price: 89.9 },
+  context: { page: { url: "https://shop.example/p/shoe-42?utm_source=news", referrer: "https://www.google.com/" } },
+});
+
+/**
+ * One autocannon run; `body()` makes each request's body. Returns rates from 2xx answers only, so
+ * errors never count as throughput; non-2xx and socket errors are reported next to them.
+ */
+export async function load(url, path, headers, body, { seconds = SECONDS, connections = CONNECTIONS } = {}) {
+  const result = await autocannon({
+    url: `${url}${path}`,
+    connections,
+    duration: seconds,
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    requests: [
+      {
+        setupRequest(request) {
+          request.body = JSON.stringify(body());
+          return request;
+        },
+      },
+    ],
+  });
+  return {
+    path,
+    seconds: result.duration,
+    ok: result["2xx"],
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    rps: result["2xx"] / result.duration,
+    latency: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+  };
+}
+
+const basic = (key) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
+
+/** Every autocannon figure, in one run against `dev` (see lib/wrangler-dev.mjs). */
+export async function benchHttp(dev, log = console.error) {
+  const auth = basic(dev.secretKey);
+  const many = () => trackEvent(`u-${nextId()}`);
+  const hot = () => trackEvent("u-hot");
+  const step = async (label, ...args) => {
+    log(`  ${label} (${SECONDS} s, ${CONNECTIONS} connections)`);
+    return load(dev.url, ...args);
+  };
+
+  // Warm both code paths (isolate, JIT, SQLite files) before anything is measured.
+  await load(dev.url, "/healthz", auth, many, { seconds: 2 });
+  await load(dev.url, "/v1/track", auth, many, { seconds: 2 });
+
+  const empty1 = await step("POST /healthz (empty route)", "/healthz", auth, many);
+  const trackMany = await step("POST /v1/track, many profiles", "/v1/track", auth, many);
+  const trackHot = await step("POST /v1/track, one hot profile", "/v1/track", auth, hot);
+  const empty2 = await step("POST /healthz again", "/healthz", auth, many);
+  const emptyRps = (empty1.rps + empty2.rps) / 2;
+
+  const batches = [];
+  for (const size of [1, 20, 100]) {
+    const batch = () => {
+      const userId = `u-${nextId()}`;
+      return { batch: Array.from({ length: size }, () => ({ type: "track", ...trackEvent(userId) })) };
+    };
+    const result = await step(`POST /v1/batch × ${size}`, "/v1/batch", auth, batch);
+    batches.push({ size, ...result, eventsPerSec: result.rps * size });
+  }
+
+  let decide = { built: false, note: "not built (issue 5)" };
+  const probe = await fetch(`${dev.url}/v1/decide`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...auth },
+    body: JSON.stringify({ slots: ["hero"], userId: "u-hot" }),
+  });
+  await probe.arrayBuffer();
+  if (probe.status !== 404) {
+    const result = await step("POST /v1/decide", "/v1/decide", auth, () => ({ slots: ["hero"], userId: `u-${nextId()}` }));
+    decide = { built: true, status: probe.status, ...result };
+  }
+
+  return {
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    empty: { first: empty1, second: empty2, rps: emptyRps },
+    trackMany: { ...trackMany, ratio: trackMany.rps / emptyRps },
+    trackHot: { ...trackHot, ratio: trackHot.rps / emptyRps },
+    ratioTarget: RATIO_TARGET,
+    batches,
+    decide,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * `npm run bench`: every figure of DESIGN.md §5, each next to its target. A figure that misses its
+ * target is printed as a miss (and the run still completes): the table is the report. Writes
+ * test/bench/results/latest.json (gitignored) and ends with a markdown table for the README.
+ *
+ * Env: BENCH_SECONDS (per autocannon run, default 10), BENCH_CONNECTIONS (default 32),
+ * BENCH_SKIP_PEERS=1 (tag size of Cohort only), BENCH_KEEP=1 (keep wrangler's state and log).
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { benchBundle } from "./bundle.mjs";
+import { benchHttp, CONNECTIONS, DECIDE_P99_TARGET_MS, RATIO_TARGET } from "./http.mjs";
+import { root, startDev } from "./lib/wrangler-dev.mjs";
+import { benchTagSize } from "./tag-size.mjs";
+
+const log = (...args) => console.error(...args);
+const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
+const int = (n) => Math.round(n).toLocaleString("en-US");
+const rows = [];
+/** One row of the table: figure, value, target, and pass / miss / info. */
+const row = (figure, value, target = "", verdict = "") => rows.push({ figure, value, target, verdict });
+const verdict = (ok) => (ok ? "pass" : "MISS");
+
+const machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model ?? "unknown",
+  memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+};
+const results = { at: new Date().toISOString(), machine };
+log(`Cohort bench on ${machine.cores} cores (${machine.cpu}), Node ${machine.node}`);
+
+// 1. Tag size.
+log("tag size: building the tag, bundling the peers");
+results.tag = await benchTagSize();
+row("tag size, gzip -9 (Cohort t.js)", `${int(results.tag.cohort.gzip)} B`, `≤ ${int(results.tag.cohort.budget)} B`, verdict(results.tag.cohort.gzip <= results.tag.cohort.budget));
+for (const peer of results.tag.peers) {
+  if (peer.error) row(`tag size, ${peer.name}`, `error: ${peer.error}`, "", "info");
+  else row(`tag size, ${peer.name} ${peer.version}`, `${int(peer.gzip)} B (${(peer.gzip / results.tag.cohort.gzip).toFixed(1)}× Cohort)`, "", "info");
+}
+
+// 2. Worker bundle.
+log("worker bundle: wrangler deploy --dry-run");
+try {
+  results.bundle = await benchBundle();
+  const b = results.bundle;
+  row("Worker bundle, gzip (wrangler deploy --dry-run)", `${kb(b.gzip)} (${kb(b.bytes)} raw)`, `≤ ${kb(b.freeLimit)} free / ${kb(b.paidLimit)} paid`, verdict(b.gzip <= b.freeLimit));
+} catch (error) {
+  results.bundle = { error: String(error.message ?? error) };
+  row("Worker bundle", "error (see latest.json)", "≤ 3 MB free plan", "MISS");
+}
+
+// 3. HTTP figures against wrangler dev.
+log("http: starting wrangler dev (offline, fresh state)");
+let dev;
+try {
+  dev = await startDev({ keep: Boolean(process.env.BENCH_KEEP) });
+  results.http = await benchHttp(dev, log);
+  const h = results.http;
+  const errs = (r) => (r.non2xx + r.errors > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : "");
+  row(`POST /healthz (empty route), req/s`, `${int(h.empty.rps)} (${int(h.empty.first.rps)} then ${int(h.empty.second.rps)})`, "baseline", "info");
+  row("POST /v1/track, many profiles, req/s", `${int(h.trackMany.rps)} = ${h.trackMany.ratio.toFixed(2)}× empty${errs(h.trackMany)}`, `≥ ${RATIO_TARGET}×`, verdict(h.trackMany.ratio >= RATIO_TARGET && h.trackMany.non2xx === 0));
+  row("POST /v1/track, one hot profile, req/s", `${int(h.trackHot.rps)} = ${h.trackHot.ratio.toFixed(2)}× empty${errs(h.trackHot)}`, `≥ ${RATIO_TARGET}×`, verdict(h.trackHot.ratio >= RATIO_TARGET && h.trackHot.non2xx === 0));
+  row("POST /v1/track, many profiles, latency p50 / p99", `${h.trackMany.latency.p50} / ${h.trackMany.latency.p99} ms`, "", "info");
+  for (const b of h.batches) {
+    row(`POST /v1/batch × ${b.size}, events/s`, `${int(b.eventsPerSec)} (${int(b.rps)} req/s, p99 ${b.latency.p99} ms${errs(b)})`, "", b.non2xx + b.errors > 0 ? "MISS" : "info");
+  }
+  if (h.decide.built) {
+    row(`POST /v1/decide, p50 / p99 at ${CONNECTIONS} clients`, `${h.decide.latency.p50} / ${h.decide.latency.p99} ms${errs(h.decide)}`, `p99 ≤ ${DECIDE_P99_TARGET_MS} ms`, verdict(h.decide.latency.p99 <= DECIDE_P99_TARGET_MS && h.decide.non2xx === 0));
+  } else {
+    row(`POST /v1/decide, p50 / p99 at ${CONNECTIONS} clients`, h.decide.note, `p99 ≤ ${DECIDE_P99_TARGET_MS} ms`, "n/a");
+  }
+} catch (error) {
+  results.http = { error: String(error.stack ?? error) };
+  log(error);
+  row("HTTP figures (wrangler dev)", "error (see latest.json)", "", "MISS");
+} finally {
+  await dev?.stop();
+}
+
+// 4. Segment rule evaluation (test/bench/segments.mjs, owned by the segments work).
+const segmentsFile = join(root, "test/bench/segments.mjs");
+if (existsSync(segmentsFile)) {
+  log("segments: rule evaluation vs GrowthBook and json-logic-js");
+  try {
+    const { benchSegments } = await import(pathToFileURL(segmentsFile).href);
+    results.segments = await benchSegments();
+    const target = results.segments.target ?? 2;
+    for (const r of results.segments.rows) {
+      const ok = r.ratioVsGrowthbook >= target && r.ratioVsJsonLogic >= target;
+      row(
+        `segment rule "${r.name}", evals/s`,
+        `${int(r.cohortOpsPerSec)} = ${r.ratioVsGrowthbook.toFixed(1)}× GrowthBook, ${r.ratioVsJsonLogic.toFixed(1)}× json-logic`,
+        `≥ ${target}× both`,
+        verdict(ok),
+      );
+    }
+  } catch (error) {
+    results.segments = { error: String(error.stack ?? error) };
+    row("segment rule evaluation", `error: ${String(error.message ?? error).split("\n")[0]}`, "≥ 2× both", "MISS");
+  }
+} else {
+  results.segments = { built: false };
+  row("segment rule evaluation", "segments: not built yet", "≥ 2× GrowthBook and json-logic", "n/a");
+}
+
+results.rows = rows;
+mkdirSync(join(root, "test/bench/results"), { recursive: true });
+writeFileSync(join(root, "test/bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+
+// The table, for the terminal.
+const headers = ["figure", "value", "target", ""];
+const cells = rows.map((r) => [r.figure, r.value, r.target, r.verdict]);
+const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => String(c[i]).length)));
+const line = (c) => c.map((v, i) => String(v).padEnd(widths[i])).join("  ");
+console.log(`\nCohort bench — ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run\n`);
+console.log(line(headers));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+for (const c of cells) console.log(line(c));
+
+// The same, as markdown for the README's performance section.
+const md = [
+  `Measured ${results.at.slice(0, 10)} on ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, \`wrangler dev\` local; ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run (autocannon).`,
+  "",
+  "| figure | value | target | |",
+  "| --- | --- | --- | --- |",
+  ...cells.map((c) => `| ${c.map((v) => String(v).replace(/\|/g, "\\|")).join(" | ")} |`),
+];
+console.log(`\nMarkdown (for the README):\n\n${md.join("\n")}\n`);
+console.log("Full figures: test/bench/results/latest.json");
+const misses = rows.filter((r) => r.verdict === "MISS").length;
+if (misses) console.log(`${misses} figure(s) miss their target.`);
