@@ -1,0 +1,90 @@
+/**
+ * Consent resolution: from the signals of a request (and, for a known profile, its remembered
+ * explicit choice) to one answer per purpose and the signal it came from. Pure: the same signals
+ * and policy always give the same answer.
+ *
+ * Per purpose, the strongest signal that speaks to it wins:
+ *  1. an explicit choice (the visitor's own, newest first);
+ *  2. an IAB TCF v2.2 TC string (on its own, or inside a GPP string);
+ *  3. a GPP string's US opt-outs (sale, sharing, targeted advertising): advertising off;
+ *  4. Global Privacy Control (`Sec-GPC: 1`, `navigator.globalPrivacyControl`): advertising off;
+ *  5. the region: in the EEA, the UK and Switzerland, or where the country is unknown, nothing is
+ *     granted without a signal (opt-in);
+ *  6. the site's default (granted unless the site says otherwise).
+ * A purpose the site does not use is never granted (`site`).
+ */
+import { PURPOSES, type ConsentPolicy, type ConsentSource, type ConsentState, type Purpose } from "./purposes";
+import { decodeGpp, purposesFromTcString } from "./signals";
+
+/** EU member states, plus Iceland, Liechtenstein and Norway (EEA), the UK and Switzerland. */
+export const OPT_IN_COUNTRIES = new Set(
+  "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO GB CH".split(" "),
+);
+
+export type ExplicitChoice = { purposes: Partial<Record<Purpose, boolean>>; at: number };
+
+export interface ConsentSignals {
+  explicit?: ExplicitChoice;
+  tcString?: string;
+  gppString?: string;
+  gpc?: boolean;
+  /** ISO 3166-1 alpha-2, from `request.cf.country` or the event's `context.location.country`. */
+  country?: string;
+}
+
+/** Combines explicit choices in time order: a later choice overrides the purposes it names. */
+export function combineExplicit(...choices: (ExplicitChoice | undefined)[]): ExplicitChoice | undefined {
+  const present = choices.filter((c): c is ExplicitChoice => c !== undefined).sort((a, b) => a.at - b.at);
+  if (present.length === 0) return undefined;
+  return present.reduce((acc, next) => ({ purposes: { ...acc.purposes, ...next.purposes }, at: Math.max(acc.at, next.at) }));
+}
+
+export function resolveConsent(policy: ConsentPolicy, signals: ConsentSignals, now: number): ConsentState {
+  const gpp = signals.gppString ? decodeGpp(signals.gppString) : undefined;
+  const tcString = signals.tcString ?? gpp?.tcString;
+  const tcf = tcString ? purposesFromTcString(tcString) : undefined;
+  const optIn = !signals.country || OPT_IN_COUNTRIES.has(signals.country.toUpperCase());
+
+  const purposes = { necessary: true } as ConsentState["purposes"];
+  const sources = {} as ConsentState["sources"];
+  const decide = (purpose: Purpose): [boolean, ConsentSource] => {
+    if (!policy.purposes.includes(purpose)) return [false, "site"];
+    const explicit = signals.explicit?.purposes[purpose];
+    if (explicit !== undefined) return [explicit, "explicit"];
+    if (tcf) return [tcf[purpose], "tcf"];
+    if (purpose === "advertising" && gpp?.advertisingOptOut) return [false, "gpp"];
+    if (purpose === "advertising" && signals.gpc) return [false, "gpc"];
+    if (optIn) return [false, "region"];
+    return [policy.defaults[purpose] ?? true, "default"];
+  };
+  for (const purpose of PURPOSES) [purposes[purpose], sources[purpose]] = decide(purpose);
+  const hasExplicit = PURPOSES.some((p) => sources[p] === "explicit");
+  return { purposes, sources, at: hasExplicit ? signals.explicit!.at : now, policyVersion: policy.policyVersion };
+}
+
+/** Whether two states grant the same purposes (a change worth a ledger entry). */
+export const samePurposes = (a: Pick<ConsentState, "purposes">, b: Pick<ConsentState, "purposes">) =>
+  PURPOSES.every((p) => a.purposes[p] === b.purposes[p]);
+
+/**
+ * The `cohort_consent` cookie: the visitor's explicit choice, not an identifier, so it is kept
+ * whatever the choice (strictly necessary storage). Value: `<unix seconds>.<a><p><d>`, each of
+ * analytics, personalization, advertising as `1` granted, `0` refused or `-` not chosen.
+ */
+export const CONSENT_COOKIE = "cohort_consent";
+
+export function encodeConsentCookie(choice: ExplicitChoice): string {
+  const flag = (v: boolean | undefined) => (v === undefined ? "-" : v ? "1" : "0");
+  return `${Math.floor(choice.at / 1000)}.${PURPOSES.map((p) => flag(choice.purposes[p])).join("")}`;
+}
+
+export function decodeConsentCookie(value: string | undefined): ExplicitChoice | undefined {
+  const match = /^(\d{1,12})\.([01-]{3})$/.exec(value ?? "");
+  if (!match) return undefined;
+  const purposes: Partial<Record<Purpose, boolean>> = {};
+  PURPOSES.forEach((purpose, i) => {
+    const flag = match[2]![i];
+    if (flag !== "-") purposes[purpose] = flag === "1";
+  });
+  return { purposes, at: Number(match[1]) * 1000 };
+}
