@@ -6,6 +6,7 @@
  *   the collection runs and averaged, so drift in the machine cancels out;
  * - batch ingest events/s at batch sizes 1, 20 and 100 (one visitor per request, as the tag sends);
  * - decide latency p50/p99 at 32 clients, once `POST /v1/decide` exists.
+ * Between runs the queue consumer is let catch up (see `drain`), and how long that took is kept.
  */
 import autocannon from "autocannon";
 
@@ -58,6 +59,29 @@ export async function load(url, path, headers, body, { seconds = SECONDS, connec
   };
 }
 
+/**
+ * Waits until the queue consumer has caught up: a sentinel event sent now shows up among the
+ * newest archived events (local queues deliver in order). Returns the seconds it took, so the
+ * backlog a run left behind does not slow the next run, and is reported as a figure of its own.
+ */
+export async function drain(dev, timeoutMs = 180_000) {
+  const started = Date.now();
+  const sentinel = { ...trackEvent("u-sentinel"), event: "Bench Sentinel" };
+  const res = await fetch(`${dev.url}/v1/track`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...basic(dev.secretKey) },
+    body: JSON.stringify(sentinel),
+  });
+  if (!res.ok) throw new Error(`sentinel answered ${res.status}: ${await res.text()}`);
+  while (Date.now() - started < timeoutMs) {
+    const list = await fetch(`${dev.url}/admin/api/events?limit=20`, { headers: { authorization: `Bearer ${dev.adminToken}` } });
+    const { events } = await list.json();
+    if (events.some((e) => e.messageId === sentinel.messageId)) return (Date.now() - started) / 1000;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return null;
+}
+
 const basic = (key) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
 
 /** Every autocannon figure, in one run against `dev` (see lib/wrangler-dev.mjs). */
@@ -73,10 +97,14 @@ export async function benchHttp(dev, log = console.error) {
   // Warm both code paths (isolate, JIT, SQLite files) before anything is measured.
   await load(dev.url, "/healthz", auth, many, { seconds: 2 });
   await load(dev.url, "/v1/track", auth, many, { seconds: 2 });
+  await drain(dev);
 
   const empty1 = await step("POST /healthz (empty route)", "/healthz", auth, many);
   const trackMany = await step("POST /v1/track, many profiles", "/v1/track", auth, many);
+  const drains = {};
+  drains.afterTrackMany = await drain(dev);
   const trackHot = await step("POST /v1/track, one hot profile", "/v1/track", auth, hot);
+  drains.afterTrackHot = await drain(dev);
   const empty2 = await step("POST /healthz again", "/healthz", auth, many);
   const emptyRps = (empty1.rps + empty2.rps) / 2;
 
@@ -87,7 +115,7 @@ export async function benchHttp(dev, log = console.error) {
       return { batch: Array.from({ length: size }, () => ({ type: "track", ...trackEvent(userId) })) };
     };
     const result = await step(`POST /v1/batch × ${size}`, "/v1/batch", auth, batch);
-    batches.push({ size, ...result, eventsPerSec: result.rps * size });
+    batches.push({ size, ...result, eventsPerSec: result.rps * size, drainSeconds: await drain(dev) });
   }
 
   let decide = { built: false, note: "not built (issue 5)" };
@@ -109,6 +137,7 @@ export async function benchHttp(dev, log = console.error) {
     trackMany: { ...trackMany, ratio: trackMany.rps / emptyRps },
     trackHot: { ...trackHot, ratio: trackHot.rps / emptyRps },
     ratioTarget: RATIO_TARGET,
+    drains,
     batches,
     decide,
   };

@@ -64,9 +64,10 @@ try {
   row(`POST /healthz (empty route), req/s`, `${int(h.empty.rps)} (${int(h.empty.first.rps)} then ${int(h.empty.second.rps)})`, "baseline", "info");
   row("POST /v1/track, many profiles, req/s", `${int(h.trackMany.rps)} = ${h.trackMany.ratio.toFixed(2)}× empty${errs(h.trackMany)}`, `≥ ${RATIO_TARGET}×`, verdict(h.trackMany.ratio >= RATIO_TARGET && h.trackMany.non2xx === 0));
   row("POST /v1/track, one hot profile, req/s", `${int(h.trackHot.rps)} = ${h.trackHot.ratio.toFixed(2)}× empty${errs(h.trackHot)}`, `≥ ${RATIO_TARGET}×`, verdict(h.trackHot.ratio >= RATIO_TARGET && h.trackHot.non2xx === 0));
+  row("queue → D1 caught up after the track runs", `${h.drains.afterTrackMany ?? "timeout"} s (many), ${h.drains.afterTrackHot ?? "timeout"} s (hot)`, "", "info");
   row("POST /v1/track, many profiles, latency p50 / p99", `${h.trackMany.latency.p50} / ${h.trackMany.latency.p99} ms`, "", "info");
   for (const b of h.batches) {
-    row(`POST /v1/batch × ${b.size}, events/s`, `${int(b.eventsPerSec)} (${int(b.rps)} req/s, p99 ${b.latency.p99} ms${errs(b)})`, "", b.non2xx + b.errors > 0 ? "MISS" : "info");
+    row(`POST /v1/batch × ${b.size}, events/s`, `${int(b.eventsPerSec)} (${int(b.rps)} req/s, p99 ${b.latency.p99} ms, queue drained ${b.drainSeconds ?? "?"} s later${errs(b)})`, "", b.non2xx + b.errors > 0 ? "MISS" : "info");
   }
   if (h.decide.built) {
     row(`POST /v1/decide, p50 / p99 at ${CONNECTIONS} clients`, `${h.decide.latency.p50} / ${h.decide.latency.p99} ms${errs(h.decide)}`, `p99 ≤ ${DECIDE_P99_TARGET_MS} ms`, verdict(h.decide.latency.p99 <= DECIDE_P99_TARGET_MS && h.decide.non2xx === 0));

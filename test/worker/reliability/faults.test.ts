@@ -1,0 +1,140 @@
+// Faults on the way from request to D1 never lose or double an event: D1 failing under the
+// consumer, the queue refusing a send, a Durable Object evicted mid-stream.
+import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { ingest } from "../../../worker/collect/ingest";
+import { parseBatch, parseSingle } from "../../../worker/collect/parse";
+import { newVisitorId } from "../../../worker/identity/cookie";
+import { profileStub } from "../../../worker/identity/keys";
+import worker from "../../../worker/index";
+import type { PipelineMessage } from "../../../worker/pipeline/messages";
+import { findSiteByKey, type Site } from "../../../worker/store/sites";
+import { BASE, createSite, eventually, lookup, serverPost, type TestSite } from "../helpers";
+
+let site: TestSite;
+let row: Site;
+beforeAll(async () => {
+  site = await createSite();
+  row = (await findSiteByKey(env.DB, site.secretKey))!;
+});
+// The Worker logs each injected failure; the assertions here are what matters.
+beforeEach(() => void vi.spyOn(console, "error").mockImplementation(() => {}));
+afterEach(() => vi.restoreAllMocks());
+
+/** `env` with one binding's method replaced (the real binding otherwise). */
+function faulty<T extends object>(target: T, method: PropertyKey, replacement: (...args: unknown[]) => unknown): T {
+  return new Proxy(target, {
+    get(t, property) {
+      if (property === method) return replacement;
+      const value = Reflect.get(t, property);
+      return typeof value === "function" ? value.bind(t) : value;
+    },
+  });
+}
+
+const unavailable = (what: string) => () => Promise.reject(new Error(`${what}: unavailable`));
+
+const archivedCount = async (messageId: string) =>
+  (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE message_id = ?").bind(messageId).first<{ n: number }>())!.n;
+
+const counters = async (userId: string) => (await (await lookup(`userId=${userId}`)).json<{ counters: Record<string, number> }>()).counters;
+
+function ingestRequest(body: unknown) {
+  return {
+    site: row,
+    source: "server" as const,
+    parsed: parseSingle(body, "track"),
+    newVisitorId,
+    edge: { userAgent: "bench", cf: undefined },
+    receivedAt: new Date(),
+  };
+}
+
+describe("D1 failing during the consumer's write", () => {
+  it("is retried with the events the request path queued, then archived exactly once", async () => {
+    // Capture what a real request queues, then play the queue: D1 down, down, back up, redelivered.
+    const queued: PipelineMessage[] = [];
+    const capture = { sendBatch: async (batch: MessageSendRequest<PipelineMessage>[]) => void queued.push(...batch.map((m) => m.body)), send: async () => {} };
+    const body = { batch: [1, 2, 3].map((i) => ({ type: "track", userId: "u-d1", messageId: `d1-${i}`, event: "Order Completed" })).concat([{ type: "track", userId: "u-d1" } as never]) };
+    await ingest({ PROFILES: env.PROFILES, EVENTS: capture as unknown as Queue }, { ...ingestRequest(body), parsed: parseBatch(body) });
+    expect(queued.map((m) => m.kind)).toEqual(["event", "event", "event", "failed"]);
+
+    const failingDb = faulty(env.DB, "batch", unavailable("D1_ERROR"));
+    const deliver = async (db: D1Database, attempts: number) => {
+      const batch = createMessageBatch<PipelineMessage>("cohort-events", queued.map((body, i) => ({ id: `m-${i}`, timestamp: new Date(), attempts, body })));
+      const ctx = createExecutionContext();
+      await worker.queue(batch, { ...env, DB: db });
+      return getQueueResult(batch, ctx);
+    };
+    for (const attempt of [1, 2]) {
+      const result = await deliver(failingDb, attempt);
+      expect(result.retryBatch.retry).toBe(true);
+      expect(result.ackAll).toBe(false);
+    }
+    expect(await archivedCount("d1-1")).toBe(0);
+
+    expect((await deliver(env.DB, 3)).ackAll).toBe(true);
+    expect((await deliver(env.DB, 4)).ackAll).toBe(true);
+    for (const id of ["d1-1", "d1-2", "d1-3"]) expect(await archivedCount(id)).toBe(1);
+    const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM failed_events WHERE id = ?").bind((queued[3] as { id: string }).id).first<{ n: number }>();
+    expect(failed!.n).toBe(1);
+  });
+});
+
+describe("a queue that refuses a send", () => {
+  it("makes ingest throw; the sender's retry is archived once and counted once", async () => {
+    const event = { userId: "u-queue", messageId: "q-1", event: "Order Completed" };
+    const down = { PROFILES: env.PROFILES, EVENTS: faulty(env.EVENTS, "sendBatch", unavailable("queue")) };
+    await expect(ingest(down, ingestRequest(event))).rejects.toThrow("queue: unavailable");
+
+    // The profile was written before the queue failed; the retry must not count it again.
+    const result = await ingest(env, ingestRequest(event));
+    expect(result.accepted).toBe(1);
+    expect(await counters("u-queue")).toMatchObject({ total: 1, "event:Order Completed": 1 });
+    await eventually(() => archivedCount("q-1"), (n) => n >= 1);
+    expect(await archivedCount("q-1")).toBe(1);
+  });
+
+  it("answers 500 with the error envelope over HTTP, so the client retries; the retry lands once", async () => {
+    const event = { userId: "u-queue-http", messageId: "qh-1", event: "Signed Up" };
+    const request = () =>
+      new Request(new URL("/v1/track", BASE), {
+        method: "POST",
+        headers: { Authorization: `Basic ${btoa(`${site.secretKey}:`)}`, "Content-Type": "application/json" },
+        body: JSON.stringify(event),
+      });
+    const down = { ...env, EVENTS: faulty(env.EVENTS, "sendBatch", unavailable("queue")) };
+    const failed = await worker.fetch(request(), down, createExecutionContext());
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toMatchObject({ error: { code: "internal_error", message: expect.any(String) } });
+
+    const retried = await serverPost(site, "/v1/track", event);
+    expect(retried.status).toBe(200);
+    expect(await counters("u-queue-http")).toMatchObject({ total: 1 });
+    await eventually(() => archivedCount("qh-1"), (n) => n >= 1);
+    expect(await archivedCount("qh-1")).toBe(1);
+  });
+});
+
+describe("a Durable Object evicted mid-stream", () => {
+  it("keeps counters, traits, identities and its dedupe memory across evictions", async () => {
+    const user = "u-evicted";
+    const stub = profileStub(env.PROFILES, `${site.workspaceId}:user:${user}`);
+    await serverPost(site, "/v1/identify", { userId: user, anonymousId: "a-evicted", messageId: "ev-id", traits: { plan: "pro" } });
+    for (let round = 0; round < 8; round++) {
+      // Five parallel events, one of them a repeat of the previous round's, then an eviction.
+      const ids = [0, 1, 2, 3].map((i) => `ev-${round}-${i}`);
+      if (round > 0) ids.push(`ev-${round - 1}-0`);
+      const responses = await Promise.all(ids.map((messageId) => serverPost(site, "/v1/track", { userId: user, messageId, event: "Tick" })));
+      expect(responses.every((r) => r.status === 200)).toBe(true);
+      await evictDurableObject(stub);
+    }
+    const profile = await (await lookup(`userId=${user}`)).json<{ counters: Record<string, number>; traits: Record<string, unknown>; identities: unknown[] }>();
+    expect(profile.counters).toEqual({ total: 33, "type:identify": 1, "type:track": 32, "event:Tick": 32 });
+    expect(profile.traits).toEqual({ plan: "pro" });
+    expect(profile.identities).toEqual(expect.arrayContaining([{ kind: "anonymousId", value: "a-evicted" }]));
+    const seen = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM seen").one().n);
+    expect(seen).toBe(33);
+  });
+});
