@@ -7,8 +7,9 @@
  * it replaces the stub with the real `cohort()` function, sends the page view, and replays the
  * calls the stub queued, in order. Nothing here may throw into the host page.
  */
+import { consent, watch } from "./consent";
 import { build } from "./events";
-import { configure, drain, enqueue } from "./transport";
+import { configure, drain, enqueue, log } from "./transport";
 
 interface Cohort {
   (...args: unknown[]): void;
@@ -18,18 +19,18 @@ interface Cohort {
 }
 
 const w = window as unknown as { cohort?: Cohort };
-const log = (reason: string) => console.debug("cohort: " + reason);
 
 /**
  * The public API, on `window.cohort`.
  * @example cohort('track', 'Product Added', { sku: 'sku-1', price: 42 })
  * @example cohort('identify', 'user-42', { email: 'ada@example.com' })
+ * @example cohort('consent', { analytics: true, personalization: true, advertising: false })
  */
 function cohort(...call: unknown[]) {
   try {
-    const event = build(call[0], call.slice(1));
+    const event = call[0] == "consent" ? consent(call[1]) : build(call[0], call.slice(1));
     if (typeof event == "string") log("ignored: " + event);
-    else enqueue(event);
+    else if (event) enqueue(event);
   } catch (error) {
     log("ignored: " + error);
   }
@@ -48,6 +49,9 @@ function start() {
   api.v = __VERSION__;
   w.cohort = api;
 
+  // Signals first: a CMP that already has an answer calls back at once, and its consent request
+  // then leaves before the page view, which can land on the profile the answer allows.
+  watch();
   if (script.dataset.autoPage != "false") cohort("page");
   for (const call of Array.from(queued)) cohort(...Array.from(call));
 

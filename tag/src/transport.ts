@@ -1,74 +1,111 @@
 /**
- * Gets events to the Worker without ever blocking or breaking the page.
+ * Gets events and consent choices to the Worker without ever blocking or breaking the page.
  *
- * - Batches: a send happens ~250 ms after the first queued event, or at once at 20 events.
+ * - One ordered queue of items: wire events (sent in batches to `/v1/batch`) and consent requests
+ *   (ready-made JSON bodies, sent alone to `/v1/consent`). Order is kept, so events queued after a
+ *   consent choice leave only once its answer (and its Set-Cookie) has arrived.
+ * - Batches: a send happens ~250 ms after the first queued event, or at once at 20 events or when
+ *   a consent request is queued.
  * - One request in flight at a time, so the first response's Set-Cookie lands before the next
  *   request leaves and all events of a visit share one identity.
  * - Retries 5xx, 408, 429 and network errors with exponential backoff (1 s … 30 s) from a bounded
- *   queue (oldest dropped first); other 4xx are permanent and dropped.
+ *   queue (oldest events dropped first); other 4xx are permanent and dropped.
  * - On `pagehide` / hidden, whatever is still queued leaves with `sendBeacon`.
  */
-import type { WireBatch, WireEvent } from "../../worker/collect/wire";
+import type { WireBatch, WireConsentRequest, WireEvent } from "../../worker/collect/wire";
 
 const MAX_QUEUE = 100;
 const MAX_BATCH = 20;
 const DELAY = 250;
 
-let endpoint = "";
+/** A wire event, or the JSON body of a `POST /v1/consent`. */
+type Item = WireEvent | string;
+
+let host = "";
 let writeKey = "";
-let queue: WireEvent[] = [];
+let queue: Item[] = [];
 let busy = false;
 let timer: ReturnType<typeof setTimeout> | 0 = 0;
 let failures = 0;
 
-const log = (reason: string) => console.debug("cohort: " + reason);
+/** The tag's one voice on the page: a `console.debug` line, never an exception. */
+export const log = (reason: string) => console.debug("cohort: " + reason);
+const isConsent = (item: Item): item is string => typeof item == "string";
 
-const body = (batch: WireEvent[]) =>
-  JSON.stringify({ writeKey, sentAt: new Date().toISOString(), batch } satisfies WireBatch);
+/**
+ * Takes the next request off the front of the queue: one consent request, or up to MAX_BATCH
+ * events that come before the next consent request.
+ */
+function next(): [url: string, data: string, items: Item[]] {
+  if (isConsent(queue[0]!)) return [host + "/v1/consent", queue[0], queue.splice(0, 1)];
+  const stop = queue.findIndex(isConsent);
+  const batch = queue.splice(0, Math.min(stop < 0 ? MAX_BATCH : stop, MAX_BATCH)) as WireEvent[];
+  return [host + "/v1/batch", JSON.stringify({ writeKey, sentAt: new Date().toISOString(), batch } satisfies WireBatch), batch];
+}
 
 /**
  * Browsers refuse a `keepalive` request over 64 KiB (all such requests of a page together):
  * only small bodies ask for it, so a large batch is still sent, just not beyond the page's life.
  */
-const post = (data: string) =>
-  fetch(endpoint, { method: "POST", body: data, keepalive: data.length < 6e4, credentials: "include" });
+const post = (url: string, data: string) =>
+  fetch(url, { method: "POST", body: data, keepalive: data.length < 6e4, credentials: "include" });
 
-/** Points the transport at `<host>/v1/batch` with the site's public write key. */
-export function configure(host: string, key: string) {
-  endpoint = host + "/v1/batch";
+/** Points the transport at `<host>/v1/…` with the site's public write key. */
+export function configure(origin: string, key: string) {
+  host = origin;
   writeKey = key;
 }
 
-/** Keeps at most MAX_QUEUE events, dropping the oldest: recent behaviour matters most. */
-function bound(events: WireEvent[]) {
-  const extra = events.length - MAX_QUEUE;
+/**
+ * Keeps at most MAX_QUEUE events, dropping the oldest: recent behaviour matters most. Consent
+ * requests are never dropped: they are few, and the visitor's choice must reach the Worker.
+ */
+function bound(items: Item[]) {
+  let extra = items.length - items.filter(isConsent).length - MAX_QUEUE;
   if (extra > 0) log("queue full, dropped " + extra + " oldest event(s)");
-  return extra > 0 ? events.slice(extra) : events;
+  return extra > 0 ? items.filter((item) => isConsent(item) || extra-- <= 0) : items;
 }
 
 function schedule(ms: number) {
   if (!busy && !timer) timer = setTimeout(send, ms);
 }
 
-/** Queues one event for the next batch. */
-export function enqueue(event: WireEvent) {
-  queue = bound([...queue, event]);
-  if (queue.length >= MAX_BATCH && timer && !failures) {
+/** Sends what is queued now instead of after the batching delay (not during a retry's backoff). */
+function flush() {
+  if (timer && !failures) {
     clearTimeout(timer);
     timer = 0;
   }
-  schedule(queue.length >= MAX_BATCH ? 0 : DELAY);
+  schedule(0);
+}
+
+/** Queues one event for the next batch. */
+export function enqueue(event: WireEvent) {
+  queue = bound([...queue, event]);
+  queue.length >= MAX_BATCH ? flush() : schedule(DELAY);
+}
+
+/**
+ * Queues a `POST /v1/consent` behind what is already queued and sends at once. With `drop`, the
+ * events still waiting in the queue are dropped first: they were collected under a consent the
+ * visitor has just refused. (A batch already in flight cannot be called back; the Worker drops
+ * events that arrive after a revocation.)
+ */
+export function consentRequest(fields: Omit<WireConsentRequest, "writeKey">, drop?: boolean) {
+  if (drop) queue = queue.filter(isConsent);
+  queue.push(JSON.stringify({ writeKey, ...fields } satisfies WireConsentRequest));
+  flush();
 }
 
 function send() {
   timer = 0;
   if (busy || !queue.length) return;
-  const batch = queue.splice(0, MAX_BATCH);
+  const [url, data, items] = next();
   busy = true;
   const settle = (retry: boolean) => {
     busy = false;
     if (retry) {
-      queue = bound([...batch, ...queue]);
+      queue = bound([...items, ...queue]);
       const wait = Math.min(1000 * 2 ** failures++, 30000);
       log("send failed, retrying in " + wait + " ms");
       timer = setTimeout(send, wait);
@@ -78,11 +115,11 @@ function send() {
     }
   };
   try {
-    post(body(batch)).then(
+    post(url, data).then(
       (res) => {
         const s = res.status;
         const retry = s >= 500 || s == 408 || s == 429;
-        if (s >= 300 && !retry) log("dropped " + batch.length + " event(s): HTTP " + s);
+        if (s >= 300 && !retry) log("dropped " + items.length + " item(s): HTTP " + s);
         settle(retry);
       },
       () => settle(true),
@@ -94,21 +131,20 @@ function send() {
 }
 
 /**
- * Sends everything still queued as the page goes away. The batch in flight (if any) is not
- * repeated: it is already travelling with `keepalive`.
+ * Sends everything still queued as the page goes away, in order. The request in flight (if any)
+ * is not repeated: it is already travelling with `keepalive`.
  */
 export function drain() {
   if (timer) clearTimeout(timer);
   timer = 0;
   while (queue.length) {
-    const batch = queue.splice(0, MAX_BATCH);
-    const data = body(batch);
+    const [url, data] = next();
     let sent = false;
     try {
-      sent = navigator.sendBeacon(endpoint, new Blob([data], { type: "text/plain" }));
+      sent = navigator.sendBeacon(url, new Blob([data], { type: "text/plain" }));
     } catch {
       // No sendBeacon: fall through to fetch.
     }
-    if (!sent) post(data).catch(() => {});
+    if (!sent) post(url, data).catch(() => {});
   }
 }
