@@ -22,6 +22,7 @@ export interface Explanation {
 }
 
 const show = (value: unknown) => (value === undefined ? "nothing" : JSON.stringify(value));
+const wanted = (op: string, value: unknown) => (op === "exists" ? (value === false ? "exists false" : "exists") : `${op} ${show(value)}`);
 
 /**
  * Explains a rule's result for an input at `now`; `explain(rule, input, now).result` equals the
@@ -47,13 +48,13 @@ export function explain(rule: Rule, input: SegmentInput, now: number, path = "ru
   if ("trait" in rule) {
     const seen = compileGetter(rule.trait)(input.traits);
     const result = compileTest(rule.op, rule.value)(seen);
-    return { path, kind: "trait", result, seen, summary: `trait ${rule.trait} is ${show(seen)} (${rule.op} ${show(rule.value)})` };
+    return { path, kind: "trait", result, seen, summary: `trait ${rule.trait} is ${show(seen)} (${wanted(rule.op, rule.value)})` };
   }
   if ("context" in rule) {
     const [group, field] = rule.context.split(".") as [keyof SegmentInput["context"], string];
     const seen = (input.context[group] as Record<string, unknown> | undefined)?.[field];
     const result = compileTest(rule.op, rule.value)(seen);
-    return { path, kind: "context", result, seen, summary: `context ${rule.context} is ${show(seen)} (${rule.op} ${show(rule.value)})` };
+    return { path, kind: "context", result, seen, summary: `context ${rule.context} is ${show(seen)} (${wanted(rule.op, rule.value)})` };
   }
   if ("event" in rule) {
     const matcher = eventMatcher(rule);
@@ -81,8 +82,8 @@ export function explain(rule: Rule, input: SegmentInput, now: number, path = "ru
     const before = window.before === undefined ? -Infinity : durationMs(window.before);
     const result = seen !== undefined && seen > now - within && seen <= now - before;
     const when = seen === undefined ? "unknown" : new Date(seen).toISOString();
-    const wanted = [window.within && `within ${window.within}`, window.before && `before ${window.before}`].filter(Boolean).join(" and ");
-    return { path, kind, result, seen, summary: `${kind} ${when} (${wanted})` };
+    const edges = [window.within && `within ${window.within}`, window.before && `before ${window.before}`].filter(Boolean).join(" and ");
+    return { path, kind, result, seen, summary: `${kind} ${when} (${edges})` };
   }
   if ("consent" in rule) {
     const seen = rule.consent === "necessary" ? true : input.consent[rule.consent];
