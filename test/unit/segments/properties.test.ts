@@ -28,7 +28,7 @@ const anyValue: fc.Arbitrary<unknown> = fc.oneof(
 const bag = fc.dictionary(fc.constantFrom("p", "q", "o", "o.k", "constructor"), anyValue, { maxKeys: 4 });
 
 /** `{op, value}` with a value of the type the operator takes. */
-const comparison = fc.constantFrom(...OPERATORS).chain((op) => {
+const comparison = fc.constantFrom(...OPERATORS).chain((op): fc.Arbitrary<Record<string, unknown>> => {
   switch (op) {
     case "in":
     case "nin":
