@@ -3,7 +3,10 @@
  * the way a real site would. Query parameters pick the variant under test:
  * - `cohort=<base url>`: where the tag comes from and sends to (default: wrangler dev; tests pass the proxy);
  * - `auto=false`: `data-auto-page="false"`;
- * - `pre=<json array of calls>`: calls made through the stub before the tag has loaded.
+ * - `pre=<json array of calls>`: calls made through the stub before the tag has loaded;
+ * - `key=<write key>`: another site's write key (default: the site global-setup created);
+ * - `tcf=<TC string>`: an IAB TCF v2 CMP on the page (`__tcfapi`) that reports this TC string as
+ *   `tcloaded` shortly after a listener is added, as a CMP that has a stored answer does.
  * `/next` is a page without the tag, to navigate away to.
  */
 import { createServer } from "node:http";
@@ -12,8 +15,19 @@ const escapeAttr = (value: string) => value.replace(/&/g, "&amp;").replace(/"/g,
 // JSON inside a <script>: no "</script>" or "<!--" can end it early.
 const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
 
-export function page(options: { cohortUrl: string; writeKey: string; autoPage: boolean; pre: unknown[] }) {
+/** A minimal TCF v2.2 CMP: `addEventListener` answers once, asynchronously, with a stored TC string. */
+const tcfCmp = (tcString: string) => `<script>
+window.__tcfapi = function (command, version, callback) {
+  if (command !== "addEventListener" || typeof callback !== "function") return;
+  setTimeout(function () {
+    callback({ tcString: ${scriptJson(tcString)}, eventStatus: "tcloaded", cmpStatus: "loaded", gdprApplies: true, listenerId: 1 }, true);
+  }, 20);
+};
+</script>`;
+
+export function page(options: { cohortUrl: string; writeKey: string; autoPage: boolean; pre: unknown[]; tcf?: string }) {
   const auto = options.autoPage ? "" : ' data-auto-page="false"';
+  const cmp = options.tcf ? tcfCmp(options.tcf) : "";
   const pre = options.pre.length
     ? `<script>for (const call of ${scriptJson(options.pre)}) cohort(...call)</script>`
     : "";
@@ -22,6 +36,7 @@ export function page(options: { cohortUrl: string; writeKey: string; autoPage: b
 <head>
 <meta charset="utf-8">
 <title>Customer shop</title>
+${cmp}
 <script>window.cohort=window.cohort||function(){(cohort.q=cohort.q||[]).push(arguments)}</script>
 ${pre}
 <script async src="${escapeAttr(options.cohortUrl)}/t.js" data-key="${escapeAttr(options.writeKey)}"${auto}></script>
@@ -60,6 +75,7 @@ export async function startCustomerSite(port: number, defaults: { cohortUrl: str
         writeKey: url.searchParams.get("key") ?? defaults.writeKey,
         autoPage: url.searchParams.get("auto") !== "false",
         pre,
+        tcf: url.searchParams.get("tcf") ?? undefined,
       }),
     );
   });

@@ -1,6 +1,7 @@
 /** Shared helpers for the e2e tests: admin look-ups, polling, the proxy switch, the browser. */
 import { inject } from "vitest";
 import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import type { WireConsentResponse } from "../../worker/collect/wire";
 import type { ProxyMode } from "./proxy";
 
 export const e2e = () => inject("e2e");
@@ -11,6 +12,8 @@ export interface Profile {
   identities: { kind: string; value: string }[];
   traits: Record<string, unknown>;
   counters: Record<string, number>;
+  /** The visitor's resolved consent and where each purpose's answer came from. */
+  consent?: WireConsentResponse["consent"];
   recentEvents: { messageId: string; type: string; event?: string; name?: string; timestamp: string; properties: Record<string, unknown> }[];
 }
 
@@ -69,8 +72,10 @@ export async function proxyStats(): Promise<{ mode: ProxyMode; failed: number; f
 }
 
 /** A customer page URL (see customer-site.ts for the parameters). */
-export function customerPage(options: { cohort?: string; auto?: boolean; pre?: unknown[] } = {}) {
+export function customerPage(options: { cohort?: string; auto?: boolean; pre?: unknown[]; key?: string; tcf?: string } = {}) {
   const url = new URL(e2e().customerUrl);
+  if (options.key) url.searchParams.set("key", options.key);
+  if (options.tcf) url.searchParams.set("tcf", options.tcf);
   if (options.cohort) url.searchParams.set("cohort", options.cohort);
   if (options.auto === false) url.searchParams.set("auto", "false");
   if (options.pre) url.searchParams.set("pre", JSON.stringify(options.pre));
@@ -88,6 +93,18 @@ export const VISITOR_USER_AGENT =
 
 export function newVisitorContext(browser: Browser): Promise<BrowserContext> {
   return browser.newContext({ locale: "en-GB", timezoneId: "Europe/Paris" });
+}
+
+/** `POST /admin/api/sites` in the e2e workspace, allowed on the customer's site; returns its keys. */
+export async function createSite(site: { name: string; consentDefaults?: Record<string, boolean> }) {
+  const { url, adminToken, customerUrl } = e2e();
+  const res = await fetch(`${url}/admin/api/sites`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ ...site, origins: [customerUrl, url] }),
+  });
+  if (!res.ok) throw new Error(`POST /admin/api/sites answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { id: string; writeKey: string; secretKey: string };
 }
 
 /** Debian's Chromium, headless, with everything that would reach the network turned off. */

@@ -125,7 +125,7 @@ describe("the tag on a customer's page", () => {
 
   it("does not send a page view with data-auto-page=false, and ignores unknown commands with a reason", async () => {
     await openPage(customerPage({ auto: false }));
-    await cohort("consent", { analytics: true });
+    await cohort("consent", "yes please");
     await page.evaluate(() => (window as unknown as { cohort: (...a: unknown[]) => void }).cohort("decide", ["hero"], () => {}));
     await cohort("track"); // no name
     await cohort("track", "Only Event");
@@ -133,7 +133,7 @@ describe("the tag on a customer's page", () => {
     const profile = await eventually(() => lookup({ anonymousId: id }), hasTrack("Only Event"), "the track");
     expect(profile!.counters["type:page"] ?? 0).toBe(0);
     expect(profile!.recentEvents).toHaveLength(1);
-    expect(debugLog.join("\n")).toMatch(/ignored: unknown command consent/);
+    expect(debugLog.join("\n")).toMatch(/ignored: consent needs \{analytics, personalization, advertising\}/);
     expect(debugLog.join("\n")).toMatch(/ignored: unknown command decide/);
     expect(pageErrors).toEqual([]);
   });
