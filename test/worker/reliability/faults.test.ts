@@ -82,6 +82,42 @@ describe("D1 failing during the consumer's write", () => {
   });
 });
 
+describe("one message D1 refuses", () => {
+  // Found by the fuzz suite: a failed-event message without a code (written when a request failed
+  // with an unexpected error) violates NOT NULL, and the whole batch around it was retried until
+  // the dead-letter queue, taking every good event of the batch with it.
+  it("does not hold back the good messages delivered with it", async () => {
+    const now = new Date().toISOString();
+    const good = (messageId: string): PipelineMessage => ({
+      kind: "event",
+      workspaceId: site.workspaceId,
+      siteId: site.id,
+      profileKey: `${site.workspaceId}:user:u-poison`,
+      event: { type: "track", event: "Fine", userId: "u-poison", messageId, timestamp: now, receivedAt: now, context: {} },
+    });
+    const poison = {
+      kind: "failed",
+      workspaceId: site.workspaceId,
+      siteId: site.id,
+      id: "poison-1",
+      receivedAt: now,
+      code: undefined,
+      message: "boom",
+      path: null,
+      batchIndex: null,
+      messageId: null,
+      payload: "{}",
+    } as unknown as PipelineMessage;
+    const messages = [good("poison-good-1"), poison, good("poison-good-2")];
+    const batch = createMessageBatch<PipelineMessage>("cohort-events", messages.map((body, i) => ({ id: `p-${i}`, timestamp: new Date(), attempts: 1, body })));
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    await getQueueResult(batch, ctx);
+    expect(await archivedCount("poison-good-1")).toBe(1);
+    expect(await archivedCount("poison-good-2")).toBe(1);
+  });
+});
+
 describe("a queue that refuses a send", () => {
   it("makes ingest throw; the sender's retry is archived once and counted once", async () => {
     const event = { userId: "u-queue", messageId: "q-1", event: "Order Completed" };
