@@ -82,8 +82,9 @@ export function compileNumericTest(op: "eq" | "neq" | "gt" | "gte" | "lt" | "lte
 const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 function key(name: string): Getter {
-  if (INHERITED.has(name)) return (source) => (Object.hasOwn(source, name) ? source[name] : undefined);
-  return (source) => source[name];
+  // `?.`: a malformed input (no properties object) reads as missing rather than throwing.
+  if (INHERITED.has(name)) return (source) => (source != null && Object.hasOwn(source, name) ? source[name] : undefined);
+  return (source) => source?.[name];
 }
 
 /**

@@ -119,3 +119,16 @@ describe("compiled segments", () => {
     expect(compiledSegment("seg", 2, v2)).not.toBe(second);
   });
 });
+
+describe("LANGUAGE.md", () => {
+  it("every JSON example in the documentation is a valid rule", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const doc = await readFile(new URL("../../../worker/segments/LANGUAGE.md", import.meta.url), "utf8");
+    const examples = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    expect(examples.length).toBeGreaterThanOrEqual(8);
+    for (const example of examples) {
+      const parsed = parseRule(JSON.parse(example));
+      expect(parsed.ok ? "ok" : `${parsed.error.path}: ${parsed.error.message}\n${example}`).toBe("ok");
+    }
+  });
+});
