@@ -85,7 +85,7 @@ function tcString(purposes: number[]) {
     vendors: {},
     stacks: {},
     dataCategories: {},
-  } as unknown as ConstructorParameters<typeof GVL>[0]);
+  });
   const model = new TCModel(gvl);
   model.cmpId = 10;
   model.cmpVersion = 1;
