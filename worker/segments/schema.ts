@@ -93,7 +93,9 @@ const comparisons = {
 /** `{…fields, op, value}` for every operator, as one discriminated union on `op`. */
 function withComparison<Shape extends z.ZodRawShape>(shape: Shape) {
   const options = OPERATORS.map((op) => z.strictObject({ ...shape, op: z.literal(op), value: comparisons[op] }));
-  return z.discriminatedUnion("op", options as unknown as [(typeof options)[number], ...(typeof options)[number][]]);
+  return z.discriminatedUnion("op", options as unknown as [(typeof options)[number], ...(typeof options)[number][]], {
+    error: `op is one of ${OPERATORS.join(", ")}`,
+  });
 }
 
 const Path = z.string().min(1).max(200);
