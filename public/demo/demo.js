@@ -56,6 +56,21 @@
     refreshSoon();
   });
 
+  // --- privacy choices: the tag posts them to /v1/consent, which sets or clears the cookie ------
+
+  var choices = {
+    "consent-accept": { analytics: true, personalization: true, advertising: true },
+    "consent-analytics": { analytics: true, personalization: false, advertising: false },
+    "consent-refuse": { analytics: false, personalization: false, advertising: false },
+  };
+  Object.keys(choices).forEach(function (id) {
+    $(id).addEventListener("click", function () {
+      send("consent", choices[id]);
+      $("consent-status").textContent = "Sent: " + JSON.stringify(choices[id]);
+      refreshSoon();
+    });
+  });
+
   // --- the live profile panel -------------------------------------------------------------
 
   function clear(el) {
@@ -113,6 +128,7 @@
       pairs($("profile-traits"), {}, "none yet");
       pairs($("profile-counters"), {}, "none yet");
       chips($("profile-segments"), [], "none yet");
+      pairs($("profile-consent"), {}, "no profile: cookieless");
       clear($("profile-events"));
       empty($("profile-events"), "none yet");
       $("profile-seen").textContent = "";
@@ -135,6 +151,13 @@
     );
 
     pairs($("profile-traits"), profile.traits, "none yet — sign in to add some");
+    var consent = profile.consent || {};
+    var purposes = {};
+    Object.keys(consent.purposes || {}).forEach(function (purpose) {
+      var source = consent.sources && consent.sources[purpose];
+      purposes[purpose] = (consent.purposes[purpose] ? "granted" : "refused") + (source ? " (" + source + ")" : "");
+    });
+    pairs($("profile-consent"), purposes, "not known yet");
     pairs($("profile-counters"), profile.counters, "none yet");
 
     var list = $("profile-events");

@@ -167,3 +167,18 @@ describe("consent in the browser", () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe("the demo page's privacy choices", () => {
+  it("'Only necessary' clears the cookie and the panel's profile; 'Accept all' brings a profile back with explicit consent", async () => {
+    await openPage(`${e2e().url}/`);
+    await page.locator("#profile-status").getByText("anonymous").waitFor({ timeout: 15_000 });
+    await page.click("#consent-refuse");
+    await eventually(cohortId, (c) => c === undefined, "the cookie to be cleared");
+    await page.locator("#profile-status").getByText("no profile yet").waitFor({ timeout: 15_000 });
+
+    await page.click("#consent-accept");
+    await visitorId(context);
+    await page.locator("#profile-consent").getByText("granted (explicit)").first().waitFor({ timeout: 15_000 });
+    expect(pageErrors).toEqual([]);
+  });
+});
