@@ -7,7 +7,7 @@
  * BENCH_SKIP_PEERS=1 (tag size of Cohort only), BENCH_KEEP=1 (keep wrangler's state and log).
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { benchBundle } from "./bundle.mjs";
@@ -29,6 +29,8 @@ const machine = {
   memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
+  // Other work on the machine skews the absolute figures (the ratios less so): shown, not hidden.
+  loadBefore: loadavg().map((n) => n.toFixed(2)).join(" "),
 };
 const results = { at: new Date().toISOString(), machine };
 log(`Cohort bench on ${machine.cores} cores (${machine.cpu}), Node ${machine.node}`);
@@ -108,6 +110,7 @@ if (existsSync(segmentsFile)) {
   row("segment rule evaluation", "segments: not built yet", "≥ 2× GrowthBook and json-logic", "n/a");
 }
 
+machine.loadAfter = loadavg().map((n) => n.toFixed(2)).join(" ");
 results.rows = rows;
 mkdirSync(join(root, "test/bench/results"), { recursive: true });
 writeFileSync(join(root, "test/bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -117,14 +120,14 @@ const headers = ["figure", "value", "target", ""];
 const cells = rows.map((r) => [r.figure, r.value, r.target, r.verdict]);
 const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => String(c[i]).length)));
 const line = (c) => c.map((v, i) => String(v).padEnd(widths[i])).join("  ");
-console.log(`\nCohort bench — ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run\n`);
+console.log(`\nCohort bench — ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadBefore} → ${machine.loadAfter}, ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run\n`);
 console.log(line(headers));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const c of cells) console.log(line(c));
 
 // The same, as markdown for the README's performance section.
 const md = [
-  `Measured ${results.at.slice(0, 10)} on ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, \`wrangler dev\` local; ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run (autocannon).`,
+  `Measured ${results.at.slice(0, 10)} on ${machine.cores} cores (${machine.cpu}, load average ${machine.loadBefore} → ${machine.loadAfter}), Node ${machine.node}, \`wrangler dev\` local; ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run (autocannon).`,
   "",
   "| figure | value | target | |",
   "| --- | --- | --- | --- |",
