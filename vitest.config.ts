@@ -26,6 +26,8 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
+          // D1 rows arrive through the queue (batched for up to 2 s): tests wait for them.
+          testTimeout: 20_000,
           setupFiles: ["./test/worker/apply-migrations.ts"],
         },
       },

@@ -53,10 +53,14 @@ export function serverPost(site: TestSite, path: string, body: unknown, headers:
   });
 }
 
-/** Posts like the tag does: text/plain from an allowed origin, write key in the body. */
-export function browserPost(site: TestSite, path: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+/**
+ * Posts like the tag does: text/plain from an allowed origin, write key in the body, from a
+ * visitor in `country` (default US, where the site's consent defaults apply).
+ */
+export function browserPost(site: TestSite, path: string, body: Record<string, unknown>, headers: Record<string, string> = {}, country = "US") {
   return call(path, {
     method: "POST",
+    cf: { country },
     headers: {
       Origin: SITE_ORIGIN,
       "Content-Type": "text/plain",

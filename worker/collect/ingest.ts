@@ -1,13 +1,19 @@
 /**
  * The collection pipeline for one request, after the body is parsed (DESIGN.md §1, steps 2–5):
- * normalise and enrich each event, resolve whose profile it is, apply it to that profile's
- * Durable Object, and hand every event (accepted or rejected) to the queue for D1.
+ * normalise and enrich each event, resolve consent, resolve whose profile it is (merging an
+ * anonymous profile into the user's on identify/alias), apply it to that profile's Durable Object,
+ * and hand every event (accepted, counted cookieless, or rejected) to the queue for D1.
  *
  * Profiles are applied before the queue: if either fails the request fails, and the sender's retry
  * is safe because both the profile (messageId) and the archive (primary key) deduplicate.
  */
-import { profileKey, profileStub, type ProfileKey } from "../identity/keys";
+import { withConsent } from "../consent/enforce";
+import { mayProfile, type ConsentPolicy, type ConsentState } from "../consent/purposes";
+import { ledgerSignals, requestSignals, type RequestConsent } from "../consent/request";
+import { resolveConsent, type ConsentSignals } from "../consent/resolve";
+import { profileKey, type ProfileKey } from "../identity/keys";
 import { enqueue, type PipelineMessage } from "../pipeline/messages";
+import { applyToProfile, mergeProfiles } from "../profile/profiles";
 import type { Site } from "../store/sites";
 import { enrich, type EdgeRequest } from "./enrich";
 import { normalise, type CollectedEvent } from "./normalise";
@@ -20,90 +26,139 @@ export interface IngestRequest {
   parsed: ParsedEvents;
   /** The verified visitor id from the cookie, for browser requests. */
   visitorId?: string;
-  /** Makes a visitor id when a browser request has none yet. */
+  /** Makes a visitor id when a browser request with consent has none yet. */
   newVisitorId: () => string;
   edge: EdgeRequest;
+  /** The request's own consent signals (consent cookie, Sec-GPC, country); none when left out. */
+  consent?: Omit<RequestConsent, "source">;
   receivedAt: Date;
 }
 
 export interface IngestResult {
   accepted: number;
   rejected: Rejection[];
-  /** The visitor id the response must set in the cookie (browser requests with a human visitor). */
+  /** The consent the browser's events were handled under. */
+  consent: ConsentState;
+  /** The signals it was resolved from (the explicit choice goes back in the consent cookie). */
+  signals: ConsentSignals;
+  /** The visitor id the response must set in the cookie; undefined when none may be kept. */
   visitorId?: string;
+  /** The browser's profile was erased or its consent withdrawn: clear its cookie. */
+  clearCookie: boolean;
 }
 
-interface Routed {
-  event: CollectedEvent;
-  key: ProfileKey | undefined;
+export const sitePolicy = (site: Site): ConsentPolicy => ({
+  purposes: site.purposes,
+  defaults: site.consentDefaults ?? {},
+  policyVersion: site.policyVersion,
+});
+
+export const dayOf = (iso: string) => iso.slice(0, 10);
+
+/** A consent change on its way to the ledger. */
+export function ledgerMessage(site: Site, subject: string | null, signals: ConsentSignals, consent: ConsentState): PipelineMessage {
+  return { kind: "consent", id: crypto.randomUUID(), workspaceId: site.workspaceId, siteId: site.id, subject, at: Date.now(), signals: ledgerSignals(signals), consent };
 }
 
 export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: IngestRequest): Promise<IngestResult> {
-  const { site, parsed, receivedAt } = request;
+  const { site, parsed, receivedAt, source } = request;
+  const policy = sitePolicy(site);
   const rejected = [...parsed.rejected];
-  const routed: Routed[] = [];
-  let visitorId = request.visitorId;
+  // A server's own location says nothing of its users: geo comes from the request for browsers only.
+  const indexed = parsed.events.map(({ index, event }) => ({
+    index,
+    incoming: event,
+    event: enrich(normalise(event, receivedAt, parsed.sentAt), source === "browser" ? request.edge : {}),
+  }));
+  const events = indexed.map(({ event }) => event);
 
-  for (const { index, event: incoming } of parsed.events) {
-    const event = enrich(normalise(incoming, receivedAt, parsed.sentAt), request.source === "browser" ? request.edge : { cf: request.edge.cf });
-    if (request.source === "browser" && !event.context.bot) {
-      // In the browser the signed cookie is the anonymous id: a page cannot choose whose profile
-      // it writes to. A different id sent by the client (analytics.js keeps its own) is kept aside.
-      visitorId ??= request.newVisitorId();
+  const signals = requestSignals(events, { ...request.consent, source });
+  const requestConsent = resolveConsent(policy, signals, receivedAt.getTime());
+  const humans = events.filter((e) => !e.context.bot);
+  let visitorId = request.visitorId;
+  if (source === "browser" && humans.length > 0 && !visitorId && mayProfile(requestConsent)) visitorId = request.newVisitorId();
+
+  const messages: PipelineMessage[] = [];
+  const groups = new Map<ProfileKey, CollectedEvent[]>();
+  const archiveAnonymously: CollectedEvent[] = [];
+  let accepted = 0;
+  for (const { index, incoming, event } of indexed) {
+    if (source === "browser" && !event.context.bot) {
+      // In the browser the signed cookie is the anonymous id: a page cannot choose whose profile it
+      // writes to. A different id sent by the client (analytics.js keeps its own) is kept aside.
       if (event.anonymousId && event.anonymousId !== visitorId) event.context.clientAnonymousId = event.anonymousId;
-      event.anonymousId = visitorId;
+      if (visitorId) event.anonymousId = visitorId;
+      else delete event.anonymousId;
     }
-    // A bot through the browser path has no id of its own: it is archived, never profiled.
-    const browserBot = request.source === "browser" && event.context.bot;
-    if (!event.userId && !event.anonymousId && !browserBot) {
-      rejected.push({
-        index,
-        code: "missing_identity",
-        message: "an event needs a userId or an anonymousId",
-        path: parsed.single ? "userId" : `batch.${index}.userId`,
-        payload: incoming,
-      });
+    const key = event.context.bot ? undefined : profileKey(site.workspaceId, event);
+    if (!key && !(source === "browser")) {
+      rejected.push({ index, code: "missing_identity", message: "an event needs a userId or an anonymousId", path: parsed.single ? "userId" : `batch.${index}.userId`, payload: incoming });
       continue;
     }
-    routed.push({ event, key: event.context.bot ? undefined : profileKey(site.workspaceId, event) });
+    accepted++;
+    if (event.context.bot) archiveAnonymously.push(event);
+    else if (!key) messages.push(cookielessMessage(site, event));
+    else groups.set(key, [...(groups.get(key) ?? []), event]);
   }
 
-  const byProfile = new Map<ProfileKey, CollectedEvent[]>();
-  for (const { event, key } of routed) {
-    if (key) byProfile.set(key, [...(byProfile.get(key) ?? []), event]);
+  // Stitching first, so the events of this request already land on the merged profile.
+  for (const event of events) {
+    if (!event.userId || event.context.bot) continue;
+    const from = event.type === "alias" ? event.previousId : event.type === "identify" ? event.anonymousId : undefined;
+    if (!from) continue;
+    const to = profileKey(site.workspaceId, { userId: event.userId })!;
+    await mergeProfiles(env.PROFILES, profileKey(site.workspaceId, { anonymousId: from })!, to);
+    if (event.type === "alias") await mergeProfiles(env.PROFILES, profileKey(site.workspaceId, { userId: from })!, to);
   }
-  const links = new Map<ProfileKey, string>();
-  for (const { event, key } of routed) {
-    if (key && event.userId && event.anonymousId && (event.type === "identify" || event.type === "alias")) {
-      links.set(profileKey(site.workspaceId, { anonymousId: event.anonymousId })!, event.userId);
+
+  let browserConsent = requestConsent;
+  let clearCookie = false;
+  const results = await Promise.all(
+    [...groups].map(([key, group]) => applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays }).then((r) => ({ r, group }))),
+  );
+  for (const { r, group } of results) {
+    const browserGroup = source === "browser" && group.some((e) => e.anonymousId === visitorId);
+    if (browserGroup) browserConsent = r.consent;
+    if (r.consentChanged) messages.push(ledgerMessage(site, r.key, signals, r.consent));
+    if (r.erased) {
+      if (browserGroup) clearCookie = true;
+      continue;
+    }
+    if (!mayProfile(r.consent)) {
+      if (browserGroup) clearCookie = true;
+      for (const event of group) messages.push(cookielessMessage(site, event));
+      continue;
+    }
+    for (const event of group) {
+      messages.push({ kind: "event", workspaceId: site.workspaceId, siteId: site.id, profileKey: r.key, event: withConsent(event, r.consent) });
     }
   }
-  await Promise.all([
-    ...[...byProfile].map(([key, events]) => profileStub(env.PROFILES, key).apply(key, events)),
-    ...[...links].map(([key, userId]) => profileStub(env.PROFILES, key).link(key, userId)),
-  ]);
-
-  const messages: PipelineMessage[] = routed.map(({ event, key }) => ({
-    kind: "event",
-    workspaceId: site.workspaceId,
-    siteId: site.id,
-    profileKey: key ?? null,
-    event,
-  }));
+  for (const event of archiveAnonymously) {
+    messages.push({ kind: "event", workspaceId: site.workspaceId, siteId: site.id, profileKey: null, event: withConsent(event, requestConsent) });
+  }
   for (const rejection of rejected) messages.push(failedMessage(site, rejection, receivedAt));
   await enqueue(env.EVENTS, messages);
 
-  const human = routed.some(({ event }) => !event.context.bot);
+  const keepCookie = source === "browser" && humans.length > 0 && mayProfile(browserConsent) && !clearCookie;
   return {
-    accepted: routed.length,
+    accepted,
     rejected: rejected.sort((a, b) => a.index - b.index),
-    visitorId: request.source === "browser" && human ? visitorId : undefined,
+    consent: browserConsent,
+    signals,
+    visitorId: keepCookie ? visitorId : undefined,
+    clearCookie: source === "browser" && Boolean(request.visitorId) && !keepCookie,
   };
+}
+
+/** An event of a visitor who may not be profiled: only its site, day, type and name are counted. */
+export function cookielessMessage(site: Pick<Site, "id">, event: CollectedEvent): PipelineMessage {
+  const name = event.type === "track" ? event.event : event.type === "page" || event.type === "screen" ? (event.name ?? "") : "";
+  return { kind: "cookieless", siteId: site.id, day: dayOf(event.timestamp), type: event.type, name, messageId: event.messageId };
 }
 
 /** A failed event on its way to D1; the payload is kept whole up to the per-event limit. */
 export function failedMessage(site: Pick<Site, "id" | "workspaceId">, rejection: Omit<Rejection, "index"> & { index: number | null }, receivedAt: Date): PipelineMessage {
-  const text = typeof rejection.payload === "string" ? rejection.payload : JSON.stringify(rejection.payload) ?? "null";
+  const text = typeof rejection.payload === "string" ? rejection.payload : (JSON.stringify(rejection.payload) ?? "null");
   const payload = rejection.payload as { messageId?: unknown } | null;
   return {
     kind: "failed",

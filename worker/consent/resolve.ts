@@ -8,8 +8,8 @@
  *  2. an IAB TCF v2.2 TC string (on its own, or inside a GPP string);
  *  3. a GPP string's US opt-outs (sale, sharing, targeted advertising): advertising off;
  *  4. Global Privacy Control (`Sec-GPC: 1`, `navigator.globalPrivacyControl`): advertising off;
- *  5. the region: in the EEA, the UK and Switzerland, or where the country is unknown, nothing is
- *     granted without a signal (opt-in);
+ *  5. the region: in the EEA, the UK and Switzerland, or where a browser's country is unknown,
+ *     nothing is granted without a signal (opt-in);
  *  6. the site's default (granted unless the site says otherwise).
  * A purpose the site does not use is never granted (`site`).
  */
@@ -30,6 +30,12 @@ export interface ConsentSignals {
   gpc?: boolean;
   /** ISO 3166-1 alpha-2, from `request.cf.country` or the event's `context.location.country`. */
   country?: string;
+  /**
+   * The events come from a server (secret key). A browser of unknown country is treated as
+   * opt-in; a server's own location says nothing of its users, so without a country the region
+   * rule does not apply and the site's defaults do.
+   */
+  serverSource?: boolean;
 }
 
 /** Combines explicit choices in time order: a later choice overrides the purposes it names. */
@@ -43,7 +49,7 @@ export function resolveConsent(policy: ConsentPolicy, signals: ConsentSignals, n
   const gpp = signals.gppString ? decodeGpp(signals.gppString) : undefined;
   const tcString = signals.tcString ?? gpp?.tcString;
   const tcf = tcString ? purposesFromTcString(tcString) : undefined;
-  const optIn = !signals.country || OPT_IN_COUNTRIES.has(signals.country.toUpperCase());
+  const optIn = signals.country ? OPT_IN_COUNTRIES.has(signals.country.toUpperCase()) : !signals.serverSource;
 
   const purposes = { necessary: true } as ConsentState["purposes"];
   const sources = {} as ConsentState["sources"];

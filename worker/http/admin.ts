@@ -8,7 +8,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { adminAuth, requireRole } from "../admin/auth";
 import type { AppEnv } from "../env";
-import { profileKey, profileStub } from "../identity/keys";
+import { profileKey } from "../identity/keys";
+import { viewProfile } from "../profile/profiles";
 import { events, failedEvents } from "../store/schema";
 import { createSite, listSites, publicSite, updateSite } from "../store/sites";
 import { jsonBody } from "./body";
@@ -61,7 +62,7 @@ admin.get("/profiles/lookup", requireRole("viewer"), async (c) => {
   const query = lookupSchema.safeParse(c.req.query());
   if (!query.success) throw fromZodError(query.error);
   const key = profileKey(c.get("admin").ws, query.data)!;
-  const profile = await profileStub(c.env.PROFILES, key).view();
+  const profile = await viewProfile(c.env.PROFILES, key);
   if (!profile) throw new ApiError(404, "not_found", `No profile ${key}.`);
   return c.json(profile);
 });

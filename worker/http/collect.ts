@@ -5,15 +5,20 @@
  */
 import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
-import { ingest, failedMessage } from "../collect/ingest";
+import { failedMessage, ingest, ledgerMessage, sitePolicy } from "../collect/ingest";
 import { MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBatch, parseJson, parseSingle, type ParsedEvents } from "../collect/parse";
 import { EVENT_TYPES, SHORT_TYPES, type EventType } from "../collect/schema";
 import type { AppContext, AppEnv } from "../env";
 import { COOKIE_NAME, newVisitorId, signVisitorId, verifyVisitorCookie, visitorCookieHeader } from "../identity/cookie";
-import { profileKey, profileStub } from "../identity/keys";
+import { mayProfile, PURPOSES } from "../consent/purposes";
+import { combineExplicit, CONSENT_COOKIE, decodeConsentCookie, encodeConsentCookie, resolveConsent, type ConsentSignals } from "../consent/resolve";
+import { COOKIE_MAX_AGE } from "../identity/cookie";
+import { profileKey } from "../identity/keys";
 import { enqueue } from "../pipeline/messages";
+import { applyToProfile, viewProfile } from "../profile/profiles";
 import { findSiteByKey, isSecretKey, originAllowed, type Site } from "../store/sites";
-import { BodyTooLarge, readBody } from "./body";
+import { z } from "zod";
+import { BodyTooLarge, jsonBody, readBody } from "./body";
 import { ApiError } from "./errors";
 
 export const collect = new Hono<AppEnv>();
@@ -73,6 +78,36 @@ async function authenticate(c: AppContext, key: string | undefined): Promise<{ s
     );
   }
   return { site, source: "browser" };
+}
+
+/** The consent signals a browser request carries outside its events. */
+function requestConsent(c: AppContext) {
+  return {
+    consentCookie: getCookie(c, CONSENT_COOKIE),
+    secGpc: c.req.header("Sec-GPC"),
+    country: (c.req.raw.cf as { country?: string } | undefined)?.country,
+  };
+}
+
+/**
+ * Sets (or clears) `cohort_id` by the visitor's consent, and remembers an explicit choice in the
+ * non-identifying `cohort_consent` cookie.
+ */
+async function setIdentityCookies(
+  c: AppContext,
+  site: Site,
+  result: { visitorId?: string; clearCookie: boolean; signals: ConsentSignals },
+): Promise<void> {
+  const options = { secure: secureCookie(c.req.url), domain: cookieDomainFor(site, c.req.url) };
+  if (result.visitorId) {
+    c.header("Set-Cookie", visitorCookieHeader(await signVisitorId(result.visitorId, c.env.COOKIE_SECRET), options), { append: true });
+  } else if (result.clearCookie) {
+    c.header("Set-Cookie", visitorCookieHeader("", { ...options, maxAge: 0 }), { append: true });
+  }
+  const explicit = result.signals.explicit;
+  if (explicit && encodeConsentCookie(explicit) !== getCookie(c, CONSENT_COOKIE)) {
+    c.header("Set-Cookie", visitorCookieHeader(encodeConsentCookie(explicit), { ...options, name: CONSENT_COOKIE, maxAge: COOKIE_MAX_AGE }), { append: true });
+  }
 }
 
 /** Records a request-level refusal as a failed event, then refuses the request. */
@@ -136,6 +171,7 @@ function handler(kind: EventType | "batch") {
       visitorId: cookieId,
       newVisitorId,
       edge: { userAgent: c.req.header("User-Agent"), cf: c.req.raw.cf as Record<string, unknown> | undefined },
+      consent: requestConsent(c),
       receivedAt,
     });
 
@@ -149,10 +185,7 @@ function handler(kind: EventType | "batch") {
         extra: { rejected: result.rejected.map(({ payload: _payload, ...r }) => r) },
       });
     }
-    if (result.visitorId) {
-      const value = await signVisitorId(result.visitorId, c.env.COOKIE_SECRET);
-      c.header("Set-Cookie", visitorCookieHeader(value, { secure: secureCookie(c.req.url), domain: cookieDomainFor(site, c.req.url) }));
-    }
+    await setIdentityCookies(c, site, result);
     return c.json({ success: true, accepted: result.accepted, rejected: result.rejected.map(({ payload: _payload, ...r }) => r) });
   };
 }
@@ -201,8 +234,62 @@ collect.get("/me", async (c) => {
   c.header("Cache-Control", "no-store");
   const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
   if (!visitorId) return c.json({ profile: null });
-  const anonymous = profileStub(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!);
-  const userId = await anonymous.linkedUserId();
-  const profile = userId ? await profileStub(c.env.PROFILES, profileKey(site.workspaceId, { userId })!).view() : null;
-  return c.json({ profile: profile ?? (await anonymous.view()) });
+  return c.json({ profile: await viewProfile(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!) });
+});
+
+const consentSchema = z.object({
+  writeKey: z.string().max(255).optional(),
+  purposes: z.partialRecord(z.enum(PURPOSES), z.boolean()).optional(),
+  tcString: z.string().max(8192).optional(),
+  gppString: z.string().max(8192).optional(),
+  gpc: z.boolean().optional(),
+});
+
+/**
+ * `POST /v1/consent`: the visitor's choice (or their CMP's new TC/GPP string). Answers with the
+ * resolved purposes, sets or clears the visitor cookie accordingly, remembers an explicit choice,
+ * and appends the change to the consent ledger. Withdrawing both analytics and personalisation
+ * erases the profile's data at once.
+ */
+collect.post("/consent", async (c) => {
+  const body = await jsonBody(c.req.raw, consentSchema, MAX_EVENT_BYTES);
+  const { site, source } = await authenticate(c, basicAuthKey(c) ?? body.writeKey);
+  if (source !== "browser") throw new ApiError(400, "browser_only", "Consent is a browser's choice: call /v1/consent with the write key from the page.");
+  const base = requestConsent(c);
+  const now = Date.now();
+  const signals: ConsentSignals = {
+    explicit: combineExplicit(decodeConsentCookie(base.consentCookie), body.purposes ? { purposes: body.purposes, at: now } : undefined),
+    tcString: body.tcString,
+    gppString: body.gppString,
+    gpc: body.gpc === true || base.secGpc?.trim() === "1",
+    country: base.country,
+  };
+  const policy = sitePolicy(site);
+  let visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+  let consent = resolveConsent(policy, signals, now);
+  if (!visitorId && mayProfile(consent)) visitorId = newVisitorId();
+  let subject: string | null = null;
+  let changed = Boolean(body.purposes);
+  if (visitorId) {
+    const result = await applyToProfile(c.env.PROFILES, {
+      key: profileKey(site.workspaceId, { anonymousId: visitorId })!,
+      events: [],
+      signals,
+      policy,
+      retentionDays: site.retentionDays,
+    });
+    consent = result.consent;
+    subject = result.key;
+    changed ||= result.consentChanged;
+    if (result.erased) visitorId = undefined;
+  }
+  if (changed) await enqueue(c.env.EVENTS, [ledgerMessage(site, subject, signals, consent)]);
+  const keep = mayProfile(consent) && visitorId !== undefined;
+  await setIdentityCookies(c, site, {
+    visitorId: keep ? visitorId : undefined,
+    clearCookie: !keep && Boolean(getCookie(c, COOKIE_NAME)),
+    signals,
+  });
+  c.header("Cache-Control", "no-store");
+  return c.json({ consent: { purposes: consent.purposes, sources: consent.sources, policyVersion: consent.policyVersion } });
 });

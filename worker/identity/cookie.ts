@@ -79,13 +79,17 @@ export async function verifyVisitorCookie(value: string | undefined, secret: str
 
 export interface CookieOptions {
   domain?: string | null;
+  /** Defaults to `cohort_id`. */
+  name?: string;
+  /** Seconds; 0 deletes the cookie. Defaults to 400 days. */
+  maxAge?: number;
   /** Plain-http localhost cannot keep Secure cookies in every browser: only there is Secure left off. */
   secure: boolean;
 }
 
-/** The Set-Cookie header value for a signed visitor id. */
+/** The Set-Cookie header value for a signed visitor id (or, by `name`, another Cohort cookie). */
 export function visitorCookieHeader(value: string, options: CookieOptions): string {
-  const parts = [`${COOKIE_NAME}=${value}`, `Max-Age=${COOKIE_MAX_AGE}`, "Path=/", "HttpOnly", "SameSite=Lax"];
+  const parts = [`${options.name ?? COOKIE_NAME}=${value}`, `Max-Age=${options.maxAge ?? COOKIE_MAX_AGE}`, "Path=/", "HttpOnly", "SameSite=Lax"];
   if (options.secure) parts.push("Secure");
   if (options.domain) parts.push(`Domain=${options.domain}`);
   return parts.join("; ");

@@ -1,14 +1,20 @@
 /**
  * The EVENTS queue consumer: writes a batch of messages to D1 in one transaction (`db.batch`).
- * Every insert is keyed (events by workspace + messageId, failed events by id), so a batch that is
- * redelivered after a partial failure writes nothing twice. When D1 fails, the whole batch is
- * retried with a backoff; after `max_retries` the queue moves it to the dead-letter queue.
+ * Every write is keyed (events by workspace + messageId, failed events and ledger entries by id,
+ * cookieless counts through a messageId dedupe table), so a batch that is redelivered after a
+ * partial failure writes nothing twice. When D1 fails, the whole batch is retried with a backoff;
+ * after `max_retries` the queue moves it to the dead-letter queue. Events of erased subjects that
+ * were still in the queue are dropped here (the suppression list).
  */
-import { drizzle } from "drizzle-orm/d1";
-import type { BatchItem } from "drizzle-orm/batch";
-import { events, failedEvents } from "../store/schema";
+import { desc, eq, inArray } from "drizzle-orm";
+import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { CollectedEvent } from "../collect/normalise";
+import { entryHash, GENESIS, ledgerSubject } from "../consent/ledger";
+import { consentLedger, events, failedEvents, suppressions } from "../store/schema";
 import type { PipelineMessage } from "./messages";
+
+/** Exponential backoff for a failed D1 write: 2 s, 4 s, 8 s … capped at five minutes. */
+export const retryDelaySeconds = (attempts: number) => Math.min(300, 2 ** attempts);
 
 /** The name column: the event of a track, the name of a page or screen. */
 function eventName(event: CollectedEvent): string | null {
@@ -17,17 +23,71 @@ function eventName(event: CollectedEvent): string | null {
   return null;
 }
 
-/** Exponential backoff for a failed D1 write: 2 s, 4 s, 8 s … capped at five minutes. */
-export const retryDelaySeconds = (attempts: number) => Math.min(300, 2 ** attempts);
+type Of<K extends PipelineMessage["kind"]> = Extract<PipelineMessage, { kind: K }>;
+
+async function suppressedKeys(db: DrizzleD1Database, messages: Of<"event">[]): Promise<Set<string>> {
+  const keys = [...new Set(messages.map((m) => m.profileKey).filter((k): k is string => k !== null))];
+  const found = new Set<string>();
+  for (let i = 0; i < keys.length; i += 90) {
+    const rows = await db.select({ key: suppressions.profileKey }).from(suppressions).where(inArray(suppressions.profileKey, keys.slice(i, i + 90)));
+    for (const row of rows) found.add(row.key);
+  }
+  return found;
+}
+
+/** Ledger rows chained after each site's last entry (entries already written are skipped). */
+/** A drizzle query as a D1 statement, so raw and built statements share one `DB.batch`. */
+type Writable = { toSQL(): { sql: string; params: unknown[] } };
+const statement = (d1: D1Database, query: Writable) => {
+  const { sql: text, params } = query.toSQL();
+  return d1.prepare(text).bind(...params);
+};
+
+async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<"consent">[]): Promise<D1PreparedStatement[]> {
+  if (messages.length === 0) return [];
+  const existing = new Set(
+    (await db.select({ id: consentLedger.id }).from(consentLedger).where(inArray(consentLedger.id, messages.map((m) => m.id).slice(0, 90)))).map((r) => r.id),
+  );
+  const last = new Map<string, string>();
+  const writes: D1PreparedStatement[] = [];
+  for (const m of messages) {
+    if (existing.has(m.id)) continue;
+    if (!last.has(m.siteId)) {
+      const [row] = await db.select({ hash: consentLedger.hash }).from(consentLedger).where(eq(consentLedger.siteId, m.siteId)).orderBy(desc(consentLedger.seq)).limit(1);
+      last.set(m.siteId, row?.hash ?? GENESIS);
+    }
+    const entry = {
+      id: m.id,
+      siteId: m.siteId,
+      workspaceId: m.workspaceId,
+      subject: m.subject === null ? null : await ledgerSubject(m.subject),
+      at: m.at,
+      signals: JSON.stringify(m.signals),
+      consent: JSON.stringify(m.consent),
+      policyVersion: m.consent.policyVersion,
+      prevHash: last.get(m.siteId)!,
+    };
+    const hash = await entryHash(entry);
+    last.set(m.siteId, hash);
+    writes.push(statement(d1, db.insert(consentLedger).values({ ...entry, at: new Date(entry.at), hash })));
+  }
+  return writes;
+}
 
 export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB">): Promise<void> {
   const db = drizzle(env.DB);
-  const writes: BatchItem<"sqlite">[] = [];
-  for (const { body } of batch.messages) {
-    if (body.kind === "event") {
+  const bodies = batch.messages.map((m) => m.body);
+  const of = <K extends PipelineMessage["kind"]>(kind: K) => bodies.filter((b): b is Of<K> => b.kind === kind);
+  try {
+    const suppressed = await suppressedKeys(db, of("event"));
+    const writes: D1PreparedStatement[] = [];
+    for (const body of of("event")) {
+      if (body.profileKey && suppressed.has(body.profileKey)) continue;
       const event = body.event;
       writes.push(
-        db
+        statement(
+          env.DB,
+          db
           .insert(events)
           .values({
             workspaceId: body.workspaceId,
@@ -44,30 +104,25 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
             payload: JSON.stringify(event),
           })
           .onConflictDoNothing(),
-      );
-    } else {
-      writes.push(
-        db
-          .insert(failedEvents)
-          .values({
-            id: body.id,
-            siteId: body.siteId,
-            workspaceId: body.workspaceId,
-            receivedAt: new Date(body.receivedAt),
-            code: body.code,
-            message: body.message,
-            path: body.path,
-            batchIndex: body.batchIndex,
-            messageId: body.messageId,
-            payload: body.payload,
-          })
-          .onConflictDoNothing(),
+        ),
       );
     }
-  }
-  if (writes.length === 0) return;
-  try {
-    await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    for (const body of of("failed")) {
+      const { kind: _kind, receivedAt, ...row } = body;
+      writes.push(statement(env.DB, db.insert(failedEvents).values({ ...row, receivedAt: new Date(receivedAt) }).onConflictDoNothing()));
+    }
+    for (const c of of("cookieless")) {
+      // The count moves only when the messageId is new to this site (changes() of the insert before).
+      writes.push(env.DB.prepare("INSERT INTO cookieless_seen (message_id, site_id, day) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").bind(c.messageId, c.siteId, c.day));
+      writes.push(
+        env.DB.prepare(
+          `INSERT INTO cookieless_counts (site_id, day, type, name, count) SELECT ?, ?, ?, ?, 1 WHERE changes() = 1
+           ON CONFLICT (site_id, day, type, name) DO UPDATE SET count = count + 1`,
+        ).bind(c.siteId, c.day, c.type, c.name),
+      );
+    }
+    writes.push(...(await ledgerWrites(env.DB, db, of("consent"))));
+    if (writes.length > 0) await env.DB.batch(writes);
     batch.ackAll();
   } catch (error) {
     const attempts = Math.max(...batch.messages.map((m) => m.attempts));
@@ -75,3 +130,4 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
     batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
   }
 }
+

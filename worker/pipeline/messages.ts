@@ -3,6 +3,7 @@
  * One message per event keeps every message under the queue's 128 KB limit (events are ≤ 32 KB).
  */
 import type { CollectedEvent } from "../collect/normalise";
+import type { ConsentState } from "../consent/purposes";
 
 export type PipelineMessage =
   | { kind: "event"; workspaceId: string; siteId: string; profileKey: string | null; event: CollectedEvent }
@@ -18,6 +19,20 @@ export type PipelineMessage =
       batchIndex: number | null;
       messageId: string | null;
       payload: string;
+    }
+  /** An event of a visitor without analytics or personalisation consent: a count, nothing more. */
+  | { kind: "cookieless"; siteId: string; day: string; type: string; name: string; messageId: string }
+  /** A consent change for the ledger. */
+  | {
+      kind: "consent";
+      id: string;
+      workspaceId: string;
+      siteId: string;
+      /** The profile key, pseudonymised by the consumer; null for a visitor without a profile. */
+      subject: string | null;
+      at: number;
+      signals: Record<string, unknown>;
+      consent: ConsentState;
     };
 
 /** Cloudflare Queues: at most 100 messages and 256 KB per sendBatch. */

@@ -40,7 +40,7 @@ export interface Effects {
 const str = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
 
 /** The counter names an event increments: the total, its type, and for track its event name. */
-export function countersFor(event: Pick<CollectedEvent, "type"> & { event?: string }): string[] {
+export function countersFor(event: { type: string; event?: string }): string[] {
   const names = ["total", `type:${event.type}`];
   if (event.type === "track" && event.event) names.push(`event:${event.event}`);
   return names;

@@ -1,22 +1,46 @@
 /**
  * ProfileStore: one Durable Object per profile (DESIGN.md §2), on SQLite storage. It is the single
  * writer of that profile, so counts are exact and a messageId is applied once however many times
- * and however concurrently it is delivered: `apply` runs without awaiting, so no two calls
- * interleave. The rules of what an event does live in `effects.ts`; this class only stores them.
+ * and however concurrently it is delivered: every method runs without awaiting, so no two calls
+ * interleave. It also holds the profile's consent (the authority for it, since it remembers the
+ * visitor's explicit choice), the forward pointer left by a merge, and the erasure tombstone.
+ * What an event does lives in `effects.ts`, consent rules in `consent/`, merge rules in `merge.ts`.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { CollectedEvent } from "../collect/normalise";
+import { stripTouch, withConsent } from "../consent/enforce";
+import { mayProfile, type ConsentPolicy, type ConsentState } from "../consent/purposes";
+import { combineExplicit, resolveConsent, samePurposes, type ConsentSignals, type ExplicitChoice } from "../consent/resolve";
 import type { ProfileKey } from "../identity/keys";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
+import { countersToAdd, type ProfileSnapshot } from "./merge";
 
 /** How many recent events a profile keeps (segment windows will widen this, DESIGN.md §3). */
 export const RECENT_EVENTS = 200;
 /** How long a messageId is remembered for deduplication. */
 export const DEDUPE_DAYS = 30;
+const DAY = 86_400_000;
+
+export interface ApplyRequest {
+  key: ProfileKey;
+  events: CollectedEvent[];
+  /** The consent signals of the request; the profile adds its remembered explicit choice. */
+  signals: ConsentSignals;
+  policy: ConsentPolicy;
+  retentionDays: number;
+}
 
 export interface ApplyResult {
   applied: number;
   duplicates: number;
+  /** The consent the events were applied under (attached to each of them). */
+  consent: ConsentState;
+  /** The purposes differ from what the profile had: a change for the ledger. */
+  consentChanged: boolean;
+  /** This profile was merged: nothing was applied, the events belong to the target. */
+  forwardedTo?: ProfileKey;
+  /** This profile was erased: nothing was applied, nothing may be kept. */
+  erased?: boolean;
 }
 
 /** A profile as the admin API and the visitor's own `/v1/me` show it. */
@@ -29,7 +53,7 @@ export interface ProfileView {
   lastSeen: string;
   campaigns: { first?: CampaignTouch; last?: CampaignTouch; touches: CampaignTouch[] };
   segments: string[];
-  consent: null;
+  consent: (ConsentState & { explicit?: ExplicitChoice }) | null;
   recentEvents: RecentEvent[];
 }
 
@@ -44,7 +68,11 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS campaigns (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
   CREATE INDEX IF NOT EXISTS campaigns_at ON campaigns (at);
+  CREATE TABLE IF NOT EXISTS merged_from (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
 `;
+
+/** Profile data, as opposed to the consent, pointer and tombstone kept in `meta`. */
+const DATA_TABLES = ["identities", "traits", "seen", "events", "counters", "campaigns"];
 
 export class ProfileStore extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -57,66 +85,166 @@ export class ProfileStore extends DurableObject<Env> {
     });
   }
 
-  /** Applies events (any order, any repetition) to the profile; each messageId counts once. */
-  apply(key: ProfileKey, events: CollectedEvent[]): ApplyResult {
+  /** Applies events (any order, any repetition) under the resolved consent; each messageId counts once. */
+  apply(request: ApplyRequest): ApplyResult {
+    const { key, events, policy } = request;
+    const previous = this.json<ConsentState>("consent");
+    const explicit = combineExplicit(this.json<ExplicitChoice>("explicit"), request.signals.explicit);
+    const consent = resolveConsent(policy, { ...request.signals, explicit }, Date.now());
+    const consentChanged = !previous || !samePurposes(previous, consent);
+    const base = { applied: 0, duplicates: 0, consent, consentChanged };
+    if (this.meta("erased")) return { ...base, consentChanged: false, erased: true };
+    const target = this.meta("merged_into");
+    if (target) return { ...base, consentChanged: false, forwardedTo: target as ProfileKey };
+
     let applied = 0;
     this.ctx.storage.transactionSync(() => {
+      if (explicit) this.setMeta("explicit", JSON.stringify(explicit));
+      this.setMeta("consent", JSON.stringify(consent));
+      if (!mayProfile(consent)) {
+        this.forgetData();
+        return;
+      }
+      if (previous?.purposes.advertising && !consent.purposes.advertising) this.stripAdIdentifiers();
       this.setMetaOnce("key", key);
-      for (const event of events) {
-        const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", event.messageId, Date.now());
+      this.setMeta("retention_days", String(request.retentionDays));
+      for (const incoming of events) {
+        const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", incoming.messageId, Date.now());
         if (fresh.toArray().length === 0) continue;
+        this.store(withConsent(incoming, consent));
         applied++;
-        this.store(event);
       }
       if (applied > 0) this.prune();
     });
-    return { applied, duplicates: events.length - applied };
+    if (applied > 0) this.scheduleExpiry();
+    return { ...base, applied, duplicates: events.length - applied };
   }
 
   /**
-   * Records on an anonymous profile that its browser identified as `userId`: the user's events go
-   * to the user's profile, and this link lets the browser's own view (`/v1/me`) follow them.
+   * First step of a merge into `target`: leaves the forward pointer (from now on this profile's
+   * events are the target's) and returns everything the profile holds. Repeatable: a retried
+   * merge gets the same snapshot, until `finishMerge` clears the data.
    */
-  link(key: ProfileKey, userId: string): void {
+  beginMerge(target: ProfileKey): ProfileSnapshot | null {
+    if (this.meta("erased")) return null;
+    const pointer = this.meta("merged_into");
+    if (pointer && pointer !== target) return null;
+    const key = this.meta("key");
+    if (!key) return null;
+    this.setMeta("merged_into", target);
+    const rows = <T>(query: string) => this.sql.exec(query).toArray() as T[];
+    return {
+      key,
+      identities: rows("SELECT kind, value FROM identities"),
+      traits: rows("SELECT name, value, updated_at AS updatedAt FROM traits"),
+      counters: Object.fromEntries(rows<{ name: string; count: number }>("SELECT name, count FROM counters").map((r) => [r.name, r.count])),
+      seen: rows("SELECT message_id AS messageId, at FROM seen"),
+      events: rows("SELECT message_id AS messageId, at, body FROM events"),
+      campaigns: rows("SELECT message_id AS messageId, at, body FROM campaigns"),
+      firstSeen: this.number("first_seen"),
+      lastSeen: this.number("last_seen"),
+      explicit: this.json<ExplicitChoice>("explicit"),
+    };
+  }
+
+  /** Takes in a merged profile, once per source, counting nothing twice. */
+  absorb(key: ProfileKey, snapshot: ProfileSnapshot): void {
+    if (this.meta("erased")) return;
     this.ctx.storage.transactionSync(() => {
+      const done = this.sql.exec("INSERT INTO merged_from (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", snapshot.key, Date.now());
+      if (done.toArray().length === 0) return;
       this.setMetaOnce("key", key);
-      this.setMetaOnce("first_seen", String(Date.now()));
-      this.setMetaOnce("last_seen", String(Date.now()));
-      this.sql.exec("INSERT INTO identities (kind, value, first_seen) VALUES ('userId', ?, ?) ON CONFLICT DO NOTHING", userId, Date.now());
+      const alreadySeen = new Set<string>();
+      for (const { messageId, at } of snapshot.seen) {
+        const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", messageId, at).toArray();
+        if (fresh.length === 0) alreadySeen.add(messageId);
+      }
+      for (const [name, count] of Object.entries(countersToAdd(snapshot, alreadySeen))) {
+        this.sql.exec("INSERT INTO counters (name, count) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET count = count + excluded.count", name, count);
+      }
+      // The newer value of a trait wins, wherever it was set.
+      for (const t of snapshot.traits) {
+        this.sql.exec(
+          "INSERT INTO traits (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at WHERE excluded.updated_at > traits.updated_at",
+          t.name,
+          t.value,
+          t.updatedAt,
+        );
+      }
+      for (const i of [...snapshot.identities, { kind: "anonymousId", value: snapshot.key.split(":anon:")[1] ?? "" }]) {
+        if (i.value) this.sql.exec("INSERT INTO identities (kind, value, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", i.kind, i.value, Date.now());
+      }
+      for (const e of snapshot.events) this.sql.exec("INSERT INTO events (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", e.messageId, e.at, e.body);
+      for (const c of snapshot.campaigns) this.sql.exec("INSERT INTO campaigns (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", c.messageId, c.at, c.body);
+      if (snapshot.firstSeen !== undefined && snapshot.firstSeen < (this.number("first_seen") ?? Infinity)) this.setMeta("first_seen", String(snapshot.firstSeen));
+      if (snapshot.lastSeen !== undefined && snapshot.lastSeen > (this.number("last_seen") ?? -Infinity)) this.setMeta("last_seen", String(snapshot.lastSeen));
+      const explicit = combineExplicit(this.json<ExplicitChoice>("explicit"), snapshot.explicit);
+      if (explicit) this.setMeta("explicit", JSON.stringify(explicit));
+      this.prune();
     });
   }
 
-  /** The userId this anonymous profile was identified as, if any. */
-  linkedUserId(): string | undefined {
-    return this.sql.exec<{ value: string }>("SELECT value FROM identities WHERE kind = 'userId' ORDER BY first_seen DESC LIMIT 1").toArray()[0]?.value;
+  /** Last step of a merge: the data now lives in the target; only the pointer stays here. */
+  finishMerge(target: ProfileKey): void {
+    if (this.meta("merged_into") !== target) return;
+    this.ctx.storage.transactionSync(() => this.forgetData());
   }
 
-  /** The profile, or null when nothing was ever applied to this object. */
+  /** Where this profile's events go now, if it was merged. */
+  mergedInto(): ProfileKey | undefined {
+    return this.meta("merged_into") as ProfileKey | undefined;
+  }
+
+  /** The keys of profiles merged into this one. */
+  mergedFrom(): string[] {
+    return this.sql.exec<{ key: string }>("SELECT key FROM merged_from ORDER BY at").toArray().map((r) => r.key);
+  }
+
+  /**
+   * Erases the profile: all storage and its alarm, leaving only a tombstone, so a replayed or
+   * late event cannot bring the subject back.
+   */
+  async erase(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.sql.exec(SCHEMA);
+    this.setMeta("erased", String(Date.now()));
+  }
+
+  /** Expiry after the site's days of inactivity. */
+  override async alarm(): Promise<void> {
+    const expires = this.expiresAt();
+    if (expires === undefined) return;
+    if (Date.now() < expires) {
+      await this.ctx.storage.setAlarm(expires);
+      return;
+    }
+    await this.ctx.storage.deleteAll();
+  }
+
+  /** The profile, or null when nothing is held (never seen, cookieless, merged away or erased). */
   view(): ProfileView | null {
     const key = this.meta("key");
-    if (!key) return null;
+    if (!key || this.meta("erased") || this.meta("merged_into")) return null;
     const traits: Record<string, unknown> = {};
-    for (const row of this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM traits ORDER BY name")) {
-      traits[row.name] = JSON.parse(row.value);
-    }
+    for (const row of this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM traits ORDER BY name")) traits[row.name] = JSON.parse(row.value);
     const counters: Record<string, number> = {};
-    for (const row of this.sql.exec<{ name: string; count: number }>("SELECT name, count FROM counters ORDER BY name")) {
-      counters[row.name] = row.count;
-    }
+    for (const row of this.sql.exec<{ name: string; count: number }>("SELECT name, count FROM counters ORDER BY name")) counters[row.name] = row.count;
     const touches = this.sql
       .exec<{ body: string }>("SELECT body FROM campaigns ORDER BY at, message_id")
       .toArray()
       .map((row) => JSON.parse(row.body) as CampaignTouch);
+    const consent = this.json<ConsentState>("consent");
     return {
       key,
       identities: this.sql.exec<{ kind: string; value: string }>("SELECT kind, value FROM identities ORDER BY first_seen, kind").toArray(),
       traits,
       counters,
-      firstSeen: new Date(Number(this.meta("first_seen"))).toISOString(),
-      lastSeen: new Date(Number(this.meta("last_seen"))).toISOString(),
+      firstSeen: new Date(this.number("first_seen") ?? 0).toISOString(),
+      lastSeen: new Date(this.number("last_seen") ?? 0).toISOString(),
       campaigns: { first: touches[0], last: touches.at(-1), touches },
       segments: [],
-      consent: null,
+      consent: consent ? { ...consent, explicit: this.json<ExplicitChoice>("explicit") } : null,
       recentEvents: this.sql
         .exec<{ body: string }>("SELECT body FROM events ORDER BY at DESC, message_id DESC LIMIT 50")
         .toArray()
@@ -135,7 +263,7 @@ export class ProfileStore extends DurableObject<Env> {
         "INSERT INTO traits (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         name,
         JSON.stringify(value ?? null),
-        now,
+        effects.at,
       );
     }
     for (const name of effects.counters) {
@@ -145,27 +273,56 @@ export class ProfileStore extends DurableObject<Env> {
       this.sql.exec("INSERT INTO campaigns (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", event.messageId, effects.at, JSON.stringify(effects.campaign));
     }
     this.sql.exec("INSERT INTO events (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", event.messageId, effects.at, JSON.stringify(effects.recent));
-    const first = Number(this.meta("first_seen") ?? Infinity);
-    const last = Number(this.meta("last_seen") ?? -Infinity);
-    if (effects.at < first) this.setMeta("first_seen", String(effects.at));
-    if (effects.at > last) this.setMeta("last_seen", String(effects.at));
+    if (effects.at < (this.number("first_seen") ?? Infinity)) this.setMeta("first_seen", String(effects.at));
+    if (effects.at > (this.number("last_seen") ?? -Infinity)) this.setMeta("last_seen", String(effects.at));
+  }
+
+  /** Drops everything that identifies or describes the visitor; consent and pointers stay. */
+  private forgetData(): void {
+    for (const table of DATA_TABLES) this.sql.exec(`DELETE FROM ${table}`);
+    for (const name of ["key", "first_seen", "last_seen"]) this.sql.exec("DELETE FROM meta WHERE name = ?", name);
+  }
+
+  /** Advertising consent withdrawn: click ids leave the stored campaign touches. */
+  private stripAdIdentifiers(): void {
+    for (const row of this.sql.exec<{ message_id: string; body: string }>("SELECT message_id, body FROM campaigns").toArray()) {
+      this.sql.exec("UPDATE campaigns SET body = ? WHERE message_id = ?", JSON.stringify(stripTouch(JSON.parse(row.body) as CampaignTouch)), row.message_id);
+    }
   }
 
   /** Keeps the recent-event list, campaign touches and the dedupe memory bounded. */
   private prune(): void {
-    this.sql.exec(
-      "DELETE FROM events WHERE message_id NOT IN (SELECT message_id FROM events ORDER BY at DESC, message_id DESC LIMIT ?)",
-      RECENT_EVENTS,
-    );
+    this.sql.exec("DELETE FROM events WHERE message_id NOT IN (SELECT message_id FROM events ORDER BY at DESC, message_id DESC LIMIT ?)", RECENT_EVENTS);
     this.sql.exec(
       "DELETE FROM campaigns WHERE message_id NOT IN (SELECT message_id FROM campaigns ORDER BY at DESC, message_id DESC LIMIT ?) AND at > (SELECT MIN(at) FROM campaigns)",
       RECENT_EVENTS,
     );
-    this.sql.exec("DELETE FROM seen WHERE at < ?", Date.now() - DEDUPE_DAYS * 86_400_000);
+    this.sql.exec("DELETE FROM seen WHERE at < ?", Date.now() - DEDUPE_DAYS * DAY);
+  }
+
+  private expiresAt(): number | undefined {
+    const last = this.number("last_seen");
+    const days = this.number("retention_days");
+    return last === undefined || days === undefined ? undefined : last + days * DAY;
+  }
+
+  private scheduleExpiry(): void {
+    const expires = this.expiresAt();
+    if (expires !== undefined) void this.ctx.storage.setAlarm(expires);
   }
 
   private meta(name: string): string | undefined {
     return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = ?", name).toArray()[0]?.value;
+  }
+
+  private number(name: string): number | undefined {
+    const value = this.meta(name);
+    return value === undefined ? undefined : Number(value);
+  }
+
+  private json<T>(name: string): T | undefined {
+    const value = this.meta(name);
+    return value === undefined ? undefined : (JSON.parse(value) as T);
   }
 
   private setMeta(name: string, value: string): void {

@@ -4,7 +4,8 @@
  * their ProfileStore Durable Object (DESIGN.md §2).
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Purpose } from "../consent/purposes";
 
 const createdAt = () =>
   integer("created_at", { mode: "timestamp_ms" })
@@ -31,7 +32,17 @@ export const sites = sqliteTable(
     secretKeyHash: text("secret_key_hash").notNull().unique(),
     origins: text("origins", { mode: "json" }).$type<string[]>().notNull(),
     cookieDomain: text("cookie_domain"),
-    consentDefaults: text("consent_defaults", { mode: "json" }).$type<Record<string, boolean>>(),
+    /** Answers outside opt-in regions when no signal says otherwise; a missing purpose is granted. */
+    consentDefaults: text("consent_defaults", { mode: "json" }).$type<Partial<Record<Purpose, boolean>>>(),
+    /** Purposes the site uses; the others are never granted. */
+    purposes: text("purposes", { mode: "json" })
+      .$type<Purpose[]>()
+      .notNull()
+      .default(sql`'["analytics","personalization","advertising"]'`),
+    /** Version of the site's privacy policy, recorded with every consent change. */
+    policyVersion: text("policy_version").notNull().default("1"),
+    /** Days of inactivity after which a profile expires, and the age at which raw events are purged. */
+    retentionDays: integer("retention_days").notNull().default(395),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     createdAt: createdAt(),
   },
@@ -84,4 +95,72 @@ export const failedEvents = sqliteTable(
     payload: text("payload").notNull(),
   },
   (t) => [index("failed_events_site_time").on(t.siteId, t.receivedAt)],
+);
+
+/**
+ * Cookieless mode: visitors without analytics or personalisation consent are counted here, per
+ * site, day, type and event name, and nowhere else.
+ */
+export const cookielessCounts = sqliteTable(
+  "cookieless_counts",
+  {
+    siteId: text("site_id").notNull(),
+    day: text("day").notNull(),
+    type: text("type").notNull(),
+    name: text("name").notNull(),
+    count: integer("count").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.day, t.type, t.name] })],
+);
+
+/** messageIds already counted in cookieless mode (no identifiers), kept two days for dedupe. */
+export const cookielessSeen = sqliteTable(
+  "cookieless_seen",
+  {
+    messageId: text("message_id").notNull(),
+    siteId: text("site_id").notNull(),
+    day: text("day").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.messageId] }), index("cookieless_seen_day").on(t.day)],
+);
+
+/**
+ * The consent ledger: every consent change, append-only. Each row carries the hash of the previous
+ * row of its site (`prevHash`, unique per site, so two writers cannot fork the chain) and its own
+ * hash over its content and `prevHash`: editing or deleting a row breaks every hash after it.
+ * The subject is stored as a SHA-256 pseudonym of its profile key, so erasing a subject's data
+ * leaves the proof of their choices without the identifier.
+ */
+export const consentLedger = sqliteTable(
+  "consent_ledger",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    siteId: text("site_id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    subject: text("subject"),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+    /** The signals the choice was resolved from (explicit choice, TC/GPP strings, GPC, country). */
+    signals: text("signals").notNull(),
+    /** The resolved purposes and their sources. */
+    consent: text("consent").notNull(),
+    policyVersion: text("policy_version").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [uniqueIndex("consent_ledger_chain").on(t.siteId, t.prevHash), index("consent_ledger_subject").on(t.workspaceId, t.subject)],
+);
+
+/**
+ * Erased subjects: events for them that were already queued, or are replayed later, are dropped
+ * instead of bringing the subject back.
+ */
+export const suppressions = sqliteTable(
+  "suppressions",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    profileKey: text("profile_key").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.profileKey] })],
 );
