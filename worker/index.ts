@@ -1,10 +1,11 @@
 /**
  * Cohort's Worker: the HTTP app (collection, admin API, tag), the queue consumer that writes D1,
- * and the ProfileStore Durable Object class.
+ * the daily retention job, and the ProfileStore Durable Object class.
  */
 import { app } from "./http/app";
 import { consumeEvents } from "./pipeline/consumer";
 import type { PipelineMessage } from "./pipeline/messages";
+import { purgeExpired } from "./pipeline/retention";
 
 export { ProfileStore } from "./profile/store";
 
@@ -12,5 +13,9 @@ export default {
   fetch: app.fetch,
   async queue(batch, env) {
     await consumeEvents(batch as MessageBatch<PipelineMessage>, env);
+  },
+  async scheduled(controller, env) {
+    const purged = await purgeExpired(env, controller.scheduledTime);
+    console.log("retention", JSON.stringify(purged));
   },
 } satisfies ExportedHandler<Env, PipelineMessage>;

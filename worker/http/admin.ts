@@ -2,15 +2,18 @@
  * The admin API (`/admin/api/*`, DESIGN.md §3). Every route authenticates a bearer token and works
  * inside the token's workspace; writes need `admin` (sites) or `editor`, reads `viewer`.
  */
-import { and, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lte } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
 import { adminAuth, requireRole } from "../admin/auth";
-import type { AppEnv } from "../env";
+import { PURPOSES } from "../consent/purposes";
+import type { AppContext, AppEnv } from "../env";
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
-import { events, failedEvents } from "../store/schema";
+import { verifyChain } from "../consent/ledger";
+import { eraseSubject, exportSubject } from "../privacy/subject";
+import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
 import { createSite, listSites, publicSite, updateSite } from "../store/sites";
 import { jsonBody } from "./body";
 import { ApiError, fromZodError } from "./errors";
@@ -26,13 +29,16 @@ const cookieDomain = z
   .string()
   .max(253)
   .regex(/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, "must be a domain like example.com");
-const consentDefaults = z.record(z.enum(["analytics", "personalization", "advertising"]), z.boolean());
+const consentDefaults = z.partialRecord(z.enum(PURPOSES), z.boolean());
 
 const newSiteSchema = z.object({
   name: z.string().trim().min(1).max(120),
   origins: z.array(origin).min(1, "a site needs at least one allowed origin").max(50),
   cookieDomain: cookieDomain.nullish(),
   consentDefaults: consentDefaults.nullish(),
+  purposes: z.array(z.enum(PURPOSES)).max(3).optional(),
+  policyVersion: z.string().trim().min(1).max(32).optional(),
+  retentionDays: z.number().int().min(1).max(3650).optional(),
 });
 const siteChangesSchema = newSiteSchema.partial().extend({ enabled: z.boolean().optional() });
 
@@ -100,4 +106,71 @@ admin.get("/failed-events", requireRole("viewer"), async (c) => {
     .orderBy(desc(failedEvents.receivedAt))
     .limit(limit);
   return c.json({ failedEvents: rows });
+});
+
+const subjectSchema = z.union([
+  z.object({ userId: z.string().min(1).max(255) }).strict(),
+  z.object({ anonymousId: z.string().min(1).max(255) }).strict(),
+], { error: "send exactly one of userId or anonymousId" });
+
+/** Access request: everything held about a subject, from every store, as one JSON document. */
+admin.post("/privacy/export", requireRole("admin"), async (c) => {
+  const subject = await jsonBody(c.req.raw, subjectSchema);
+  c.header("Cache-Control", "no-store");
+  return c.json(await exportSubject(c.env, c.get("admin").ws, subject));
+});
+
+/** Erasure request: deletes the subject everywhere and suppresses them against replays. */
+admin.post("/privacy/erase", requireRole("admin"), async (c) => {
+  const subject = await jsonBody(c.req.raw, subjectSchema);
+  return c.json(await eraseSubject(c.env, c.get("admin").ws, subject));
+});
+
+const siteQuery = z.object({ siteId: z.string().min(1).max(64) });
+
+/** The site of the token's workspace, or 404. */
+async function ownSite(c: AppContext, siteId: string) {
+  const [site] = await drizzle(c.env.DB).select({ id: sites.id }).from(sites).where(and(eq(sites.id, siteId), eq(sites.workspaceId, c.get("admin").ws))).limit(1);
+  if (!site) throw new ApiError(404, "not_found", `No site ${siteId} in this workspace.`);
+  return site;
+}
+
+const ledgerRows = (db: D1Database, siteId: string) =>
+  drizzle(db).select().from(consentLedger).where(eq(consentLedger.siteId, siteId)).orderBy(asc(consentLedger.seq));
+
+/** The consent ledger of a site, oldest first, as stored (hashes included so anyone can re-check). */
+admin.get("/consent/ledger", requireRole("viewer"), async (c) => {
+  const query = siteQuery.safeParse(c.req.query());
+  if (!query.success) throw fromZodError(query.error);
+  await ownSite(c, query.data.siteId);
+  const rows = await ledgerRows(c.env.DB, query.data.siteId);
+  return c.json({ entries: rows.map((row) => ({ ...row, at: row.at.toISOString(), signals: JSON.parse(row.signals), consent: JSON.parse(row.consent) })) });
+});
+
+/** Re-computes the ledger's hash chain: `{valid, entries, brokenAt?, reason?}`. */
+admin.get("/consent/ledger/verify", requireRole("viewer"), async (c) => {
+  const query = siteQuery.safeParse(c.req.query());
+  if (!query.success) throw fromZodError(query.error);
+  await ownSite(c, query.data.siteId);
+  const rows = await ledgerRows(c.env.DB, query.data.siteId);
+  return c.json(await verifyChain(rows.map((row) => ({ ...row, at: row.at.getTime() }))));
+});
+
+const countsQuery = siteQuery.extend({
+  from: z.iso.date().optional(),
+  to: z.iso.date().optional(),
+});
+
+/** Cookieless visitors' anonymous counts, per day, type and event name. */
+admin.get("/reports/cookieless", requireRole("viewer"), async (c) => {
+  const query = countsQuery.safeParse(c.req.query());
+  if (!query.success) throw fromZodError(query.error);
+  const { siteId, from, to } = query.data;
+  await ownSite(c, siteId);
+  const rows = await drizzle(c.env.DB)
+    .select({ day: cookielessCounts.day, type: cookielessCounts.type, name: cookielessCounts.name, count: cookielessCounts.count })
+    .from(cookielessCounts)
+    .where(and(eq(cookielessCounts.siteId, siteId), from ? gte(cookielessCounts.day, from) : undefined, to ? lte(cookielessCounts.day, to) : undefined))
+    .orderBy(asc(cookielessCounts.day), asc(cookielessCounts.type), asc(cookielessCounts.name));
+  return c.json({ counts: rows });
 });

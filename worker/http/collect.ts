@@ -20,6 +20,7 @@ import { findSiteByKey, isSecretKey, originAllowed, type Site } from "../store/s
 import { z } from "zod";
 import { BodyTooLarge, jsonBody, readBody } from "./body";
 import { ApiError } from "./errors";
+import { limitByIp, limitBySite } from "./ratelimit";
 
 export const collect = new Hono<AppEnv>();
 
@@ -49,6 +50,8 @@ collect.use("*", async (c, next) => {
   }
 });
 
+collect.use("*", limitByIp);
+
 /** The key in `Authorization: Basic base64(key:)`, as Segment's SDKs send it. */
 function basicAuthKey(c: AppContext): string | undefined {
   const match = /^Basic\s+(\S+)$/i.exec(c.req.header("Authorization") ?? "");
@@ -66,6 +69,7 @@ async function authenticate(c: AppContext, key: string | undefined): Promise<{ s
   const site = await findSiteByKey(c.env.DB, key);
   if (!site) throw new ApiError(401, "invalid_write_key", "No site has this write key.", { path: "writeKey" });
   if (!site.enabled) throw new ApiError(403, "site_disabled", `Site ${site.id} is disabled; it accepts no events.`);
+  await limitBySite(c, site.id);
   if (isSecretKey(key)) return { site, source: "server" };
   const origin = c.req.header("Origin");
   if (!origin || !originAllowed(origin, site.origins)) {

@@ -13,14 +13,16 @@ export class ApiError extends HTTPException {
   readonly code: string;
   readonly path?: string;
   readonly extra?: Record<string, unknown>;
+  readonly headers?: Record<string, string>;
 
   constructor(
     status: ContentfulStatusCode,
     code: string,
     message: string,
-    options: { path?: string; cause?: unknown; extra?: Record<string, unknown> } = {},
+    options: { path?: string; cause?: unknown; extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
   ) {
     super(status, { message, cause: options.cause });
+    this.headers = options.headers;
     this.code = code;
     this.path = options.path;
     this.extra = options.extra;
@@ -45,7 +47,7 @@ export function errorBody(code: string, message: string, path?: string) {
 
 export function onError(error: Error, c: Context) {
   if (error instanceof ApiError) {
-    return c.json({ ...errorBody(error.code, error.message, error.path), ...error.extra }, error.status);
+    return c.json({ ...errorBody(error.code, error.message, error.path), ...error.extra }, error.status, error.headers);
   }
   if (error instanceof z.ZodError) {
     const api = fromZodError(error);

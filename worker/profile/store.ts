@@ -129,9 +129,19 @@ export class ProfileStore extends DurableObject<Env> {
     if (this.meta("erased")) return null;
     const pointer = this.meta("merged_into");
     if (pointer && pointer !== target) return null;
-    const key = this.meta("key");
-    if (!key) return null;
+    if (!this.meta("key")) return null;
     this.setMeta("merged_into", target);
+    return this.snapshot();
+  }
+
+  /** Everything the profile holds, for an access request; null when it holds nothing. */
+  exportData(): (ProfileSnapshot & { consent?: ConsentState; mergedInto?: string; mergedFrom: string[] }) | null {
+    if (!this.meta("key")) return null;
+    return { ...this.snapshot(), consent: this.json<ConsentState>("consent"), mergedInto: this.meta("merged_into"), mergedFrom: this.mergedFrom() };
+  }
+
+  private snapshot(): ProfileSnapshot {
+    const key = this.meta("key")!;
     const rows = <T>(query: string) => this.sql.exec(query).toArray() as T[];
     return {
       key,

@@ -67,7 +67,10 @@ export interface NewSite {
   name: string;
   origins: string[];
   cookieDomain?: string | null;
-  consentDefaults?: Record<string, boolean> | null;
+  consentDefaults?: Site["consentDefaults"];
+  purposes?: Site["purposes"];
+  policyVersion?: string;
+  retentionDays?: number;
 }
 
 /** Creates a site (and its workspace on first use); the secret key is returned only here. */
@@ -83,6 +86,9 @@ export async function createSite(db: D1Database, workspaceId: string, input: New
     origins: input.origins,
     cookieDomain: input.cookieDomain ?? null,
     consentDefaults: input.consentDefaults ?? null,
+    ...(input.purposes ? { purposes: input.purposes } : {}),
+    ...(input.policyVersion ? { policyVersion: input.policyVersion } : {}),
+    ...(input.retentionDays ? { retentionDays: input.retentionDays } : {}),
   };
   const [, [site]] = await d.batch([
     d.insert(workspaces).values({ id: workspaceId, name: workspaceId }).onConflictDoNothing(),
@@ -99,7 +105,7 @@ export async function updateSite(
   db: D1Database,
   workspaceId: string,
   id: string,
-  changes: Partial<Pick<Site, "name" | "origins" | "cookieDomain" | "consentDefaults" | "enabled">>,
+  changes: Partial<Pick<Site, "name" | "origins" | "cookieDomain" | "consentDefaults" | "purposes" | "policyVersion" | "retentionDays" | "enabled">>,
 ): Promise<Site | undefined> {
   const [site] = await drizzle(db)
     .update(sites)
