@@ -230,6 +230,7 @@ export class ProfileStore extends DurableObject<Env> {
       return;
     }
     await this.ctx.storage.deleteAll();
+    this.sql.exec(SCHEMA);
   }
 
   /** The profile, or null when nothing is held (never seen, cookieless, merged away or erased). */
