@@ -6,7 +6,7 @@ import { tcString } from "./consent-strings";
 
 const idOf = (setCookie: string | null) => /cohort_id=([\w-]+)\./.exec(setCookie ?? "")?.[1];
 const cookies = (res: Response) => res.headers.getSetCookie();
-const jar = (res: Response) => cookies(res).map((c) => c.split(";")[0]).filter((c) => !c.endsWith("=")).join("; ");
+const jar = (res: Response) => cookies(res).map((c) => c.split(";")[0]!).filter((c) => !c.endsWith("=")).join("; ");
 
 const archivedFor = (siteId: string) =>
   env.DB.prepare("SELECT * FROM events WHERE site_id = ?").bind(siteId).all<Record<string, unknown>>().then((r) => r.results);

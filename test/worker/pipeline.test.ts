@@ -50,13 +50,14 @@ async function deliver(messages: PipelineMessage[], db: D1Database, attempts = 1
 const count = async (sql: string, ...params: string[]) => (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
 
 describe("the events consumer", () => {
-  it("retries the whole batch when D1 fails, then writes it exactly once", async () => {
+  it("retries every message when D1 fails, then writes each exactly once", async () => {
     const ids = ["p-1", "p-2", "p-3"];
     const messages = [...ids.map(eventMessage), failedMessage("f-1")];
 
     const failing = await deliver(messages, failingDb);
-    expect(failing.retryBatch.retry).toBe(true);
     expect(failing.ackAll).toBe(false);
+    expect(failing.explicitAcks).toEqual([]);
+    expect(failing.retryMessages.map((m) => m.msgId).sort()).toEqual(["msg-0", "msg-1", "msg-2", "msg-3"]);
     expect(await count("SELECT COUNT(*) AS n FROM events WHERE workspace_id = ?", "ws_pipeline")).toBe(0);
 
     const retried = await deliver(messages, env.DB, 2);

@@ -1,5 +1,5 @@
 // Privacy rights: access (export) and erasure, complete across every store; retention.
-import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createScheduledController, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
@@ -107,7 +107,7 @@ describe("retention", () => {
     )
       .bind(site.workspaceId, site.id, old, old, site.workspaceId, site.id, Date.now(), Date.now())
       .run();
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() }), env, createExecutionContext());
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() }), env);
     const left = await env.DB.prepare("SELECT message_id FROM events WHERE site_id = ?").bind(site.id).all<{ message_id: string }>();
     expect(left.results.map((r) => r.message_id)).toEqual(["new-1"]);
   });

@@ -22,13 +22,16 @@ export type CollectedEvent = IncomingEvent & {
  * so a browser whose clock is an hour off still lands events at the right moment. The sender's own
  * value is kept as `originalTimestamp`.
  */
+const EARLIEST = Date.UTC(2000, 0, 1);
+
 export function normalise(event: IncomingEvent, receivedAt: Date, batchSentAt?: string): CollectedEvent {
   const received = receivedAt.getTime();
   const sentAt = event.sentAt ?? batchSentAt;
   const original = event.timestamp ?? event.originalTimestamp;
   let time = original ? Date.parse(original) : received;
   if (original && sentAt) time = received - (Date.parse(sentAt) - Date.parse(original));
-  if (!Number.isFinite(time) || time > received) time = received;
+  // Nothing happens in the future, or before 2000: an absurd time means a broken clock.
+  if (!Number.isFinite(time) || time > received || time < EARLIEST) time = received;
   return {
     ...event,
     messageId: event.messageId ?? crypto.randomUUID(),

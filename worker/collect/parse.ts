@@ -7,6 +7,8 @@ import { ApiError, issuePath } from "../http/errors";
 import { batchEnvelopeSchema, eventSchemas, type EventType, type IncomingEvent } from "./schema";
 
 export const MAX_EVENT_BYTES = 32 * 1024;
+/** Deeper JSON than this is refused: no real event needs it, and it would exhaust stacks downstream. */
+export const MAX_DEPTH = 32;
 export const MAX_BATCH_BYTES = 500 * 1024;
 
 export interface Rejection {
@@ -44,6 +46,21 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
+ * The path of the first value nested deeper than `MAX_DEPTH`, or undefined. Iterative, so a
+ * hostile body cannot overflow the stack here either.
+ */
+export function tooDeep(value: unknown, prefix: PropertyKey[] = []): string | undefined {
+  const stack: { value: unknown; path: PropertyKey[] }[] = [{ value, path: prefix }];
+  while (stack.length > 0) {
+    const { value: node, path } = stack.pop()!;
+    if (typeof node !== "object" || node === null) continue;
+    if (path.length - prefix.length >= MAX_DEPTH) return path.map(String).join(".");
+    for (const [key, child] of Object.entries(node)) stack.push({ value: child, path: [...path, key] });
+  }
+  return undefined;
+}
+
+/**
  * Validates one event. `type` comes from the path for single-event endpoints and from the
  * event itself inside a batch.
  */
@@ -64,8 +81,12 @@ function validateEvent(raw: unknown, index: number, prefix: PropertyKey[], type?
       },
     };
   }
+  const deep = tooDeep(raw, prefix);
+  if (deep !== undefined) {
+    return { rejection: { index, code: "invalid_event", message: `${deep}: nested deeper than ${MAX_DEPTH} levels`, path: deep, payload: raw } };
+  }
   const eventType = type ?? raw.type;
-  if (typeof eventType !== "string" || !(eventType in eventSchemas)) {
+  if (typeof eventType !== "string" || !Object.hasOwn(eventSchemas, eventType)) {
     return {
       rejection: {
         index,
@@ -104,6 +125,8 @@ export function parseBatch(body: unknown): ParsedEvents {
     throw new ApiError(400, "invalid_batch", `${path}: ${issue.message}`, { path });
   }
   const { batch, context, integrations, sentAt } = envelope.data;
+  const deep = tooDeep({ context, integrations });
+  if (deep !== undefined) throw new ApiError(400, "invalid_batch", `${deep}: nested deeper than ${MAX_DEPTH} levels`, { path: deep });
   const parsed: ParsedEvents = { events: [], rejected: [], sentAt };
   batch.forEach((raw, index) => {
     const merged = isObject(raw) && (context || integrations)

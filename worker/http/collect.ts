@@ -154,8 +154,9 @@ function handler(kind: EventType | "batch") {
     try {
       body = parseJson(text);
     } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
       if (headerKey) await authenticate(c, headerKey);
-      return refuse(c, headerSite, error as ApiError, text);
+      return refuse(c, headerSite, error, text);
     }
     const bodyKey = typeof body === "object" && body !== null ? (body as { writeKey?: unknown }).writeKey : undefined;
     const { site, source } = await authenticate(c, headerKey ?? (typeof bodyKey === "string" ? bodyKey : undefined));
@@ -164,7 +165,8 @@ function handler(kind: EventType | "batch") {
     try {
       parsed = kind === "batch" ? parseBatch(body) : parseSingle(body, kind);
     } catch (error) {
-      return refuse(c, site, error as ApiError, body);
+      if (!(error instanceof ApiError)) throw error;
+      return refuse(c, site, error, body);
     }
 
     const cookieId = source === "browser" ? await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET) : undefined;

@@ -74,20 +74,21 @@ async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<
   return writes;
 }
 
-export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB">): Promise<void> {
+/** The D1 statements of each message of the batch (a message may need several, or none). */
+async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB">): Promise<Map<Message<PipelineMessage>, D1PreparedStatement[]>> {
   const db = drizzle(env.DB);
-  const bodies = batch.messages.map((m) => m.body);
-  const of = <K extends PipelineMessage["kind"]>(kind: K) => bodies.filter((b): b is Of<K> => b.kind === kind);
-  try {
-    const suppressed = await suppressedKeys(db, of("event"));
-    const writes: D1PreparedStatement[] = [];
-    for (const body of of("event")) {
-      if (body.profileKey && suppressed.has(body.profileKey)) continue;
-      const event = body.event;
-      writes.push(
-        statement(
-          env.DB,
-          db
+  const byMessage = new Map<Message<PipelineMessage>, D1PreparedStatement[]>(batch.messages.map((m) => [m, []]));
+  const of = <K extends PipelineMessage["kind"]>(kind: K) =>
+    batch.messages.filter((m): m is Message<Of<K>> => m.body.kind === kind);
+  const suppressed = await suppressedKeys(db, of("event").map((m) => m.body));
+  for (const message of of("event")) {
+    const { body } = message;
+    if (body.profileKey && suppressed.has(body.profileKey)) continue;
+    const event = body.event;
+    byMessage.get(message)!.push(
+      statement(
+        env.DB,
+        db
           .insert(events)
           .values({
             workspaceId: body.workspaceId,
@@ -104,30 +105,65 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
             payload: JSON.stringify(event),
           })
           .onConflictDoNothing(),
-        ),
-      );
-    }
-    for (const body of of("failed")) {
-      const { kind: _kind, receivedAt, ...row } = body;
-      writes.push(statement(env.DB, db.insert(failedEvents).values({ ...row, receivedAt: new Date(receivedAt) }).onConflictDoNothing()));
-    }
-    for (const c of of("cookieless")) {
-      // The count moves only when the messageId is new to this site (changes() of the insert before).
-      writes.push(env.DB.prepare("INSERT INTO cookieless_seen (message_id, site_id, day) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").bind(c.messageId, c.siteId, c.day));
-      writes.push(
-        env.DB.prepare(
-          `INSERT INTO cookieless_counts (site_id, day, type, name, count) SELECT ?, ?, ?, ?, 1 WHERE changes() = 1
-           ON CONFLICT (site_id, day, type, name) DO UPDATE SET count = count + 1`,
-        ).bind(c.siteId, c.day, c.type, c.name),
-      );
-    }
-    writes.push(...(await ledgerWrites(env.DB, db, of("consent"))));
-    if (writes.length > 0) await env.DB.batch(writes);
-    batch.ackAll();
-  } catch (error) {
-    const attempts = Math.max(...batch.messages.map((m) => m.attempts));
-    console.error(`D1 write of ${batch.messages.length} messages failed (attempt ${attempts}); retrying`, error);
-    batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
+      ),
+    );
   }
+  for (const message of of("failed")) {
+    const { kind: _kind, receivedAt, ...row } = message.body;
+    byMessage.get(message)!.push(statement(env.DB, db.insert(failedEvents).values({ ...row, receivedAt: new Date(receivedAt) }).onConflictDoNothing()));
+  }
+  for (const message of of("cookieless")) {
+    const c = message.body;
+    // The count moves only when the messageId is new to this site (changes() of the insert before).
+    byMessage.get(message)!.push(
+      env.DB.prepare("INSERT INTO cookieless_seen (message_id, site_id, day) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").bind(c.messageId, c.siteId, c.day),
+      env.DB.prepare(
+        `INSERT INTO cookieless_counts (site_id, day, type, name, count) SELECT ?, ?, ?, ?, 1 WHERE changes() = 1
+         ON CONFLICT (site_id, day, type, name) DO UPDATE SET count = count + 1`,
+      ).bind(c.siteId, c.day, c.type, c.name),
+    );
+  }
+  const ledger = of("consent");
+  const ledgerStatements = await ledgerWrites(env.DB, db, ledger.map((m) => m.body));
+  // Ledger rows are chained to each other: they are written together, with the first message.
+  if (ledger.length > 0) byMessage.get(ledger[0]!)!.push(...ledgerStatements);
+  return byMessage;
 }
 
+export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB">): Promise<void> {
+  const attempts = Math.max(...batch.messages.map((m) => m.attempts));
+  let byMessage: Map<Message<PipelineMessage>, D1PreparedStatement[]> | undefined;
+  try {
+    byMessage = await statementsOf(batch, env);
+    const all = [...byMessage.values()].flat();
+    if (all.length > 0) await env.DB.batch(all);
+    batch.ackAll();
+    return;
+  } catch (error) {
+    console.error(`D1 write of ${batch.messages.length} messages failed (attempt ${attempts})`, error);
+  }
+  if (!byMessage) {
+    // D1 could not even be read: nothing was written, everything is retried.
+    batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
+    return;
+  }
+  // One message D1 refuses must not hold back the others: each is written (and retried) alone,
+  // except ledger entries, which are chained to each other and succeed or retry together.
+  const groups = new Map<string, { messages: Message<PipelineMessage>[]; statements: D1PreparedStatement[] }>();
+  for (const [message, statements] of byMessage) {
+    const group = message.body.kind === "consent" ? "ledger" : message.id;
+    const entry = groups.get(group) ?? { messages: [], statements: [] };
+    entry.messages.push(message);
+    entry.statements.push(...statements);
+    groups.set(group, entry);
+  }
+  for (const { messages, statements } of groups.values()) {
+    try {
+      if (statements.length > 0) await env.DB.batch(statements);
+      for (const message of messages) message.ack();
+    } catch (error) {
+      console.error(`${messages.length} message(s) of kind ${messages[0]!.body.kind} failed; retrying`, error);
+      for (const message of messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
+}
