@@ -20,18 +20,35 @@ export const SHORT_TYPES: Record<string, EventType> = {
 
 const MAX_ID = 255;
 
+/** A UTF-16 surrogate without its pair: not text, and not storable as such. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Segment accepts numeric ids and stores them as strings. */
 const id = z
   .union([z.string(), z.number().finite()])
   .transform((value) => String(value))
-  .pipe(z.string().trim().min(1, "must not be empty").max(MAX_ID, `must be at most ${MAX_ID} characters`));
+  .pipe(
+    z
+      .string()
+      .trim()
+      .min(1, "must not be empty")
+      .max(MAX_ID, `must be at most ${MAX_ID} characters`)
+      .refine((value) => !LONE_SURROGATE.test(value), "must be valid Unicode text"),
+  );
 
 const time = z
   .string()
   .max(64)
   .refine((value) => !Number.isNaN(Date.parse(value)), "must be an ISO-8601 date-time");
 
-const dictionary = z.record(z.string(), z.unknown());
+/**
+ * A JSON object, kept as parsed. Not rebuilt key by key: a rebuilt object would turn a
+ * `"__proto__"` key into a prototype and lose it; the parsed one holds it as plain data.
+ */
+const dictionary = z.custom<Record<string, unknown>>(
+  (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+  { error: "must be an object" },
+);
 
 const page = z.looseObject({
   url: z.string().max(8192).optional(),

@@ -237,10 +237,9 @@ export class ProfileStore extends DurableObject<Env> {
   view(): ProfileView | null {
     const key = this.meta("key");
     if (!key || this.meta("erased") || this.meta("merged_into")) return null;
-    const traits: Record<string, unknown> = {};
-    for (const row of this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM traits ORDER BY name")) traits[row.name] = JSON.parse(row.value);
-    const counters: Record<string, number> = {};
-    for (const row of this.sql.exec<{ name: string; count: number }>("SELECT name, count FROM counters ORDER BY name")) counters[row.name] = row.count;
+    // fromEntries defines properties: a trait named "__proto__" stays a trait.
+    const traits = Object.fromEntries(this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM traits ORDER BY name").toArray().map((r) => [r.name, JSON.parse(r.value)]));
+    const counters = Object.fromEntries(this.sql.exec<{ name: string; count: number }>("SELECT name, count FROM counters ORDER BY name").toArray().map((r) => [r.name, r.count]));
     const touches = this.sql
       .exec<{ body: string }>("SELECT body FROM campaigns ORDER BY at, message_id")
       .toArray()

@@ -78,7 +78,10 @@ export const edgeDates = ["-271821-04-20T00:00:00.000Z", "+275760-09-13T00:00:00
 /** A non-empty trimmed id or name the schema accepts, possibly full of odd characters. */
 export const oddName = fc
   .oneof(fc.constantFrom(...edgeStrings), fc.string({ unit: "binary", minLength: 1, maxLength: 60 }))
-  .filter((s) => s.trim().length > 0 && s.trim().length <= 255);
+  .filter((s) => s.trim().length > 0 && s.trim().length <= 255 && !LONE_SURROGATE.test(s));
+
+/** Ids must be valid Unicode text: a string with a lone surrogate is refused (400). */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const TYPED_CONTEXT = ["page", "userAgent", "ip", "locale", "timezone", "campaign", "consent", "library"];
 

@@ -1,6 +1,6 @@
 // Hostile inputs that once answered 500 (found by endpoints.test.ts), pinned so they stay fixed.
 import { describe, expect, it, vi } from "vitest";
-import { call, createSite, type TestSite } from "../helpers";
+import { call, createSite, lookup, type TestSite } from "../helpers";
 import { nested } from "./arbitraries";
 
 let site: TestSite;
@@ -36,5 +36,23 @@ describe("known hostile cases", () => {
   it("keeps the good events of a batch that also holds a pathologically nested one", async () => {
     const text = `{"batch":[{"type":"track","userId":"u-deep-mix","messageId":"deep-bad","event":"Deep","properties":{"x":${nested(5000)}}},{"type":"track","userId":"u-deep-mix","messageId":"deep-good","event":"Fine"}]}`;
     expect(await expectSafe(await post("/v1/batch", text))).toBe(200);
+  });
+});
+
+describe("odd but valid data", () => {
+  it("keeps a trait named __proto__ as data, without touching prototypes", async () => {
+    const res = await post("/v1/identify", `{"userId":"u-proto","traits":{"__proto__":{"admin":true},"plan":"pro"}}`);
+    expect(res.status).toBe(200);
+    const profile = await (await lookup("userId=u-proto", "ws_fuzz_known")).json<{ traits: Record<string, unknown> }>();
+    expect(Object.getPrototypeOf(profile.traits)).toBe(Object.prototype);
+    expect(Object.hasOwn(profile.traits, "__proto__")).toBe(true);
+    expect(profile.traits.plan).toBe("pro");
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it("refuses an id that is not valid Unicode text", async () => {
+    const res = await post("/v1/track", `{"userId":"a\\ud800b","event":"E"}`);
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { path: string } }>()).error.path).toBe("userId");
   });
 });
