@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { CollectedEvent } from "../collect/normalise";
 import { stripTouch, withConsent } from "../consent/enforce";
-import { mayProfile, type ConsentPolicy, type ConsentState } from "../consent/purposes";
+import { mayProfile, PURPOSES, type ConsentPolicy, type ConsentState } from "../consent/purposes";
 import { combineExplicit, resolveConsent, samePurposes, type ConsentSignals, type ExplicitChoice } from "../consent/resolve";
 import type { ProfileKey } from "../identity/keys";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
@@ -74,8 +74,17 @@ const SCHEMA = `
 /** Profile data, as opposed to the consent, pointer and tombstone kept in `meta`. */
 const DATA_TABLES = ["identities", "traits", "seen", "events", "counters", "campaigns"];
 
+/** Pruning runs once this many events were added since the last one (amortised, not per event). */
+const PRUNE_EVERY = 50;
+/** The expiry alarm is moved only when it would move by more than this. */
+const ALARM_SLACK = DAY;
+
 export class ProfileStore extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Events stored since the last prune (in memory: an eviction only delays the next prune). */
+  private sincePrune = PRUNE_EVERY;
+  /** The alarm time last set by this instance. */
+  private alarmAt?: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -91,7 +100,11 @@ export class ProfileStore extends DurableObject<Env> {
     const previous = this.json<ConsentState>("consent");
     const explicit = combineExplicit(this.json<ExplicitChoice>("explicit"), request.signals.explicit);
     const consent = resolveConsent(policy, { ...request.signals, explicit }, Date.now());
-    const consentChanged = !previous || !samePurposes(previous, consent);
+    // A change is worth a ledger entry when the purposes move, or when a profile's first consent
+    // comes from a signal of the visitor's (not from the site's defaults or the region alone).
+    const consentChanged = previous
+      ? !samePurposes(previous, consent)
+      : PURPOSES.some((p) => consent.sources[p] !== "default" && consent.sources[p] !== "site" && consent.sources[p] !== "region");
     const base = { applied: 0, duplicates: 0, consent, consentChanged };
     if (this.meta("erased")) return { ...base, consentChanged: false, erased: true };
     const target = this.meta("merged_into");
@@ -114,7 +127,8 @@ export class ProfileStore extends DurableObject<Env> {
         this.store(withConsent(incoming, consent));
         applied++;
       }
-      if (applied > 0) this.prune();
+      this.sincePrune += applied;
+      if (this.sincePrune >= PRUNE_EVERY) this.prune();
     });
     if (applied > 0) this.scheduleExpiry();
     return { ...base, applied, duplicates: events.length - applied };
@@ -215,6 +229,7 @@ export class ProfileStore extends DurableObject<Env> {
    * late event cannot bring the subject back.
    */
   async erase(): Promise<void> {
+    this.alarmAt = undefined;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.sql.exec(SCHEMA);
@@ -223,9 +238,11 @@ export class ProfileStore extends DurableObject<Env> {
 
   /** Expiry after the site's days of inactivity. */
   override async alarm(): Promise<void> {
+    this.alarmAt = undefined;
     const expires = this.expiresAt();
     if (expires === undefined) return;
     if (Date.now() < expires) {
+      this.alarmAt = expires;
       await this.ctx.storage.setAlarm(expires);
       return;
     }
@@ -302,6 +319,7 @@ export class ProfileStore extends DurableObject<Env> {
 
   /** Keeps the recent-event list, campaign touches and the dedupe memory bounded. */
   private prune(): void {
+    this.sincePrune = 0;
     this.sql.exec("DELETE FROM events WHERE message_id NOT IN (SELECT message_id FROM events ORDER BY at DESC, message_id DESC LIMIT ?)", RECENT_EVENTS);
     this.sql.exec(
       "DELETE FROM campaigns WHERE message_id NOT IN (SELECT message_id FROM campaigns ORDER BY at DESC, message_id DESC LIMIT ?) AND at > (SELECT MIN(at) FROM campaigns)",
@@ -318,7 +336,9 @@ export class ProfileStore extends DurableObject<Env> {
 
   private scheduleExpiry(): void {
     const expires = this.expiresAt();
-    if (expires !== undefined) void this.ctx.storage.setAlarm(expires);
+    if (expires === undefined || (this.alarmAt !== undefined && Math.abs(expires - this.alarmAt) < ALARM_SLACK)) return;
+    this.alarmAt = expires;
+    void this.ctx.storage.setAlarm(expires);
   }
 
   private meta(name: string): string | undefined {
