@@ -100,3 +100,59 @@ export interface WireError {
   error: { code: string; message: string; path?: string };
   rejected?: WireRejection[];
 }
+
+/* ── Decisions (DESIGN.md §3 "Decisions") ─────────────────────────────────────────────────── */
+
+/**
+ * What fills a slot, already rendered by the Worker for this visitor:
+ * - `text`: plain text, set as the element's text (never parsed as HTML);
+ * - `html`: an admin-authored template whose visitor values were HTML-escaped by the Worker,
+ *   set as the element's inner HTML;
+ * - `attributes`: attribute names and values to set (never `on*` handlers or `javascript:` URLs);
+ * - `json`: any data, for custom rendering with `cohort('decide', [slots], callback)`; fills nothing.
+ */
+export type WireContent =
+  | { text: string }
+  | { html: string }
+  | { attributes: Record<string, string> }
+  | { json: unknown };
+
+/** One slot's decision: which experience and variant, and what to show. */
+export interface WireDecision {
+  /** The experience id. */
+  experience: string;
+  /** The variant id. */
+  variant: string;
+  content: WireContent;
+}
+
+/** Decisions by slot name. A slot with no decision (no match, holdout) is absent. */
+export type WireDecisions = Record<string, WireDecision>;
+
+/**
+ * `POST /v1/decide`. The tag sends `{writeKey, slots}` (text/plain, credentials included: the
+ * browser is the `cohort_id` cookie). A server source authenticates with its secret key and names
+ * the visitor by `userId` or `anonymousId`; `context` is a Segment context (page, campaign, …)
+ * for contextual audiences.
+ */
+export interface WireDecideRequest {
+  writeKey?: string;
+  slots: string[];
+  context?: Record<string, unknown>;
+  userId?: string;
+  anonymousId?: string;
+}
+
+/** The answer to `POST /v1/decide`. */
+export interface WireDecideResponse {
+  decisions: WireDecisions;
+}
+
+/**
+ * The answer to a collection request made with `?decide=slot1,slot2` (the tag adds it to the
+ * first batch of a page with slots): the usual answer plus decisions that reflect the events of
+ * this very request.
+ */
+export interface WireDecidingResponse extends WireResponse {
+  decisions: WireDecisions;
+}
