@@ -104,7 +104,7 @@ export const Variant = z.strictObject({
 export type Variant = z.infer<typeof Variant>;
 
 /** A rule, validated by the segment language's own parser so its errors keep their paths. */
-const AudienceRule = z.custom<Rule>().superRefine((value, ctx) => {
+const AudienceRule = z.custom<Rule>((value) => typeof value === "object" && value !== null && !Array.isArray(value), { error: "a rule is a JSON object" }).superRefine((value, ctx) => {
   const parsed = parseRule(value);
   if (!parsed.ok) {
     const path = parsed.error.path.split(".").slice(1); // parseRule's paths start at "rule"
@@ -182,17 +182,23 @@ export function parseExperience(json: unknown): { ok: true; experience: Experien
   return { ok: false, error: { path: picked.path.map(String).join("."), message: picked.message } };
 }
 
+/** The keys that choose an option of each union above, in the order of its options. */
+const UNION_KEYS = [
+  ["text", "html", "attributes", "json"],
+  ["segment", "rule", "all"],
+];
+
 /** Within a content or audience union, follow the option the input chose by its key. */
 function pickIssue(issue: z.core.$ZodIssue, input: unknown): { path: PropertyKey[]; message: string } {
   if (issue.code === "unrecognized_keys" && issue.keys[0] !== undefined) return { path: [...issue.path, issue.keys[0]], message: `unknown field "${issue.keys[0]}"` };
   if (issue.code !== "invalid_union") return { path: issue.path, message: issue.message };
   const at = issue.path.reduce<unknown>((value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key], input);
   const keys = typeof at === "object" && at !== null ? Object.keys(at) : [];
-  // The option whose issues do not complain about the chosen key being unknown.
-  for (const branch of issue.errors) {
-    const first = branch[0];
-    if (!first || first.code === "unrecognized_keys") continue;
-    if (first.code === "invalid_type" && first.path.length === 1 && !keys.includes(String(first.path[0]))) continue;
+  for (const options of UNION_KEYS) {
+    if (options.length !== issue.errors.length) continue;
+    const index = options.findIndex((key) => keys.includes(key));
+    const first = index < 0 ? undefined : issue.errors[index]?.[0];
+    if (!first) continue;
     const inner = pickIssue(first, at);
     return { path: [...issue.path, ...inner.path], message: inner.message };
   }
