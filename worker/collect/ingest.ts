@@ -12,7 +12,8 @@ import { mayProfile, type ConsentPolicy, type ConsentState } from "../consent/pu
 import { ledgerSignals, requestSignals, type RequestConsent } from "../consent/request";
 import { resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { profileKey, type ProfileKey } from "../identity/keys";
-import { enqueue, type PipelineMessage } from "../pipeline/messages";
+import { enqueue, membershipMessages, type PipelineMessage } from "../pipeline/messages";
+import type { SegmentDef } from "../segments/membership";
 import { applyToProfile, mergeProfiles } from "../profile/profiles";
 import type { Site } from "../store/sites";
 import { enrich, type EdgeRequest } from "./enrich";
@@ -29,6 +30,8 @@ export interface IngestRequest {
   /** Makes a visitor id when a browser request with consent has none yet. */
   newVisitorId: () => string;
   edge: EdgeRequest;
+  /** The workspace's live segments, re-evaluated on every profile the events touch. */
+  segments?: SegmentDef[];
   /** The request's own consent signals (consent cookie, Sec-GPC, country); none when left out. */
   consent?: Omit<RequestConsent, "source">;
   receivedAt: Date;
@@ -45,6 +48,8 @@ export interface IngestResult {
   visitorId?: string;
   /** The browser's profile was erased or its consent withdrawn: clear its cookie. */
   clearCookie: boolean;
+  /** The profile the browser's events landed on, and its segments after them. */
+  profile?: { key: ProfileKey; segments: string[] };
 }
 
 export const sitePolicy = (site: Site): ConsentPolicy => ({
@@ -114,11 +119,16 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
   let browserConsent = requestConsent;
   let clearCookie = false;
   const results = await Promise.all(
-    [...groups].map(([key, group]) => applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays }).then((r) => ({ r, group }))),
+    [...groups].map(([key, group]) =>
+      applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays, segments: request.segments, siteId: site.id }).then((r) => ({ r, group })),
+    ),
   );
+  let profile: IngestResult["profile"];
   for (const { r, group } of results) {
     const browserGroup = source === "browser" && group.some((e) => e.anonymousId === visitorId);
     if (browserGroup) browserConsent = r.consent;
+    if (browserGroup || (source === "server" && !profile)) profile = { key: r.key, segments: r.segments };
+    messages.push(...membershipMessages(r.key, site.id, r.membershipChanges));
     if (r.consentChanged) messages.push(ledgerMessage(site, r.key, signals, r.consent));
     if (r.erased) {
       if (browserGroup) clearCookie = true;
@@ -147,6 +157,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     signals,
     visitorId: keepCookie ? visitorId : undefined,
     clearCookie: source === "browser" && Boolean(request.visitorId) && !keepCookie,
+    profile,
   };
 }
 

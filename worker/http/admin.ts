@@ -16,10 +16,12 @@ import { eraseSubject, exportSubject } from "../privacy/subject";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
 import { createSite, listSites, publicSite, updateSite } from "../store/sites";
 import { jsonBody } from "./body";
+import { segmentRoutes } from "./segments";
 import { ApiError, fromZodError } from "./errors";
 
 export const admin = new Hono<AppEnv>();
 admin.use("*", adminAuth);
+admin.route("/segments", segmentRoutes);
 
 const origin = z
   .string()

@@ -14,8 +14,9 @@ import { mayProfile, PURPOSES } from "../consent/purposes";
 import { combineExplicit, CONSENT_COOKIE, decodeConsentCookie, encodeConsentCookie, resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { COOKIE_MAX_AGE } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
-import { enqueue } from "../pipeline/messages";
+import { enqueue, membershipMessages } from "../pipeline/messages";
 import { applyToProfile, viewProfile } from "../profile/profiles";
+import { liveSegments } from "../store/segments";
 import { findSiteByKey, isSecretKey, originAllowed, type Site } from "../store/sites";
 import { z } from "zod";
 import { BodyTooLarge, jsonBody, readBody } from "./body";
@@ -178,6 +179,7 @@ function handler(kind: EventType | "batch") {
       newVisitorId,
       edge: { userAgent: c.req.header("User-Agent"), cf: c.req.raw.cf as Record<string, unknown> | undefined },
       consent: requestConsent(c),
+      segments: await liveSegments(c.env.DB, site.workspaceId),
       receivedAt,
     });
 
@@ -283,8 +285,11 @@ collect.post("/consent", async (c) => {
       signals,
       policy,
       retentionDays: site.retentionDays,
+      segments: await liveSegments(c.env.DB, site.workspaceId),
+      siteId: site.id,
     });
     consent = result.consent;
+    if (result.membershipChanges.length > 0) await enqueue(c.env.EVENTS, membershipMessages(result.key, site.id, result.membershipChanges));
     subject = result.key;
     changed ||= result.consentChanged;
     if (result.erased) visitorId = undefined;

@@ -11,6 +11,7 @@ import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { CollectedEvent } from "../collect/normalise";
 import { entryHash, GENESIS, ledgerSubject } from "../consent/ledger";
 import { consentLedger, events, failedEvents, suppressions } from "../store/schema";
+import { backfillPage } from "./backfill";
 import type { PipelineMessage } from "./messages";
 
 /** Exponential backoff for a failed D1 write: 2 s, 4 s, 8 s … capped at five minutes. */
@@ -25,7 +26,7 @@ function eventName(event: CollectedEvent): string | null {
 
 type Of<K extends PipelineMessage["kind"]> = Extract<PipelineMessage, { kind: K }>;
 
-async function suppressedKeys(db: DrizzleD1Database, messages: Of<"event">[]): Promise<Set<string>> {
+async function suppressedKeys(db: DrizzleD1Database, messages: { profileKey: string | null }[]): Promise<Set<string>> {
   const keys = [...new Set(messages.map((m) => m.profileKey).filter((k): k is string => k !== null))];
   const found = new Set<string>();
   for (let i = 0; i < keys.length; i += 90) {
@@ -77,10 +78,10 @@ async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<
 /** The D1 statements of each message of the batch (a message may need several, or none). */
 async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB">): Promise<Map<Message<PipelineMessage>, D1PreparedStatement[]>> {
   const db = drizzle(env.DB);
-  const byMessage = new Map<Message<PipelineMessage>, D1PreparedStatement[]>(batch.messages.map((m) => [m, []]));
+  const byMessage = new Map<Message<PipelineMessage>, D1PreparedStatement[]>(batch.messages.filter((m) => m.body.kind !== "backfill").map((m) => [m, []]));
   const of = <K extends PipelineMessage["kind"]>(kind: K) =>
     batch.messages.filter((m): m is Message<Of<K>> => m.body.kind === kind);
-  const suppressed = await suppressedKeys(db, of("event").map((m) => m.body));
+  const suppressed = await suppressedKeys(db, [...of("event"), ...of("membership")].map((m) => m.body));
   for (const message of of("event")) {
     const { body } = message;
     if (body.profileKey && suppressed.has(body.profileKey)) continue;
@@ -108,6 +109,27 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
       ),
     );
   }
+  for (const message of of("event")) {
+    const { body } = message;
+    if (!body.profileKey || suppressed.has(body.profileKey)) continue;
+    byMessage.get(message)!.push(
+      env.DB.prepare(
+        "INSERT INTO profiles (workspace_id, profile_key, last_seen) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+      ).bind(body.workspaceId, body.profileKey, Date.parse(body.event.timestamp)),
+    );
+  }
+  for (const message of of("membership")) {
+    const m = message.body;
+    if (suppressed.has(m.profileKey)) continue;
+    // An older change arriving late does not overwrite a newer one.
+    byMessage.get(message)!.push(
+      env.DB.prepare(
+        `INSERT INTO memberships (segment_id, profile_key, workspace_id, member, changed_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (segment_id, profile_key) DO UPDATE SET member = excluded.member, changed_at = excluded.changed_at
+         WHERE excluded.changed_at >= memberships.changed_at`,
+      ).bind(m.segmentId, m.profileKey, m.workspaceId, m.member ? 1 : 0, m.at),
+    );
+  }
   for (const message of of("failed")) {
     const { kind: _kind, receivedAt, ...row } = message.body;
     byMessage.get(message)!.push(statement(env.DB, db.insert(failedEvents).values({ ...row, receivedAt: new Date(receivedAt) }).onConflictDoNothing()));
@@ -130,21 +152,34 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
   return byMessage;
 }
 
-export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB">): Promise<void> {
+export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS">): Promise<void> {
   const attempts = Math.max(...batch.messages.map((m) => m.attempts));
+  // Backfill pages are work, not writes: each runs (and is retried) on its own.
+  for (const message of batch.messages) {
+    if (message.body.kind !== "backfill") continue;
+    try {
+      await backfillPage(env, message.body);
+      message.ack();
+    } catch (error) {
+      console.error(`backfill page of segment ${message.body.segmentId} failed; retrying`, error);
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
   let byMessage: Map<Message<PipelineMessage>, D1PreparedStatement[]> | undefined;
   try {
     byMessage = await statementsOf(batch, env);
     const all = [...byMessage.values()].flat();
     if (all.length > 0) await env.DB.batch(all);
-    batch.ackAll();
+    if (byMessage.size === batch.messages.length) batch.ackAll();
+    else for (const message of byMessage.keys()) message.ack();
     return;
   } catch (error) {
     console.error(`D1 write of ${batch.messages.length} messages failed (attempt ${attempts})`, error);
   }
   if (!byMessage) {
     // D1 could not even be read: nothing was written, everything is retried.
-    batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
+    if (batch.messages.every((m) => m.body.kind !== "backfill")) batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
+    else for (const message of batch.messages) if (message.body.kind !== "backfill") message.retry({ delaySeconds: retryDelaySeconds(attempts) });
     return;
   }
   // One message D1 refuses must not hold back the others: each is written (and retried) alone,

@@ -22,6 +22,10 @@ export type PipelineMessage =
     }
   /** An event of a visitor without analytics or personalisation consent: a count, nothing more. */
   | { kind: "cookieless"; siteId: string; day: string; type: string; name: string; messageId: string }
+  /** A profile entered (member) or left a segment at `at`: the memberships index in D1. */
+  | { kind: "membership"; workspaceId: string; segmentId: string; profileKey: string; member: boolean; at: number }
+  /** A page of profiles to evaluate a new or changed segment on (backfill), after `cursor`. */
+  | { kind: "backfill"; workspaceId: string; segmentId: string; version: number; cursor: string | null }
   /** A consent change for the ledger. */
   | {
       kind: "consent";
@@ -54,4 +58,35 @@ export async function enqueue(queue: Queue, messages: PipelineMessage[]): Promis
     bytes += size;
   }
   if (chunk.length > 0) await queue.sendBatch(chunk);
+}
+
+export const SEGMENT_ENTERED = "Segment Entered";
+export const SEGMENT_EXITED = "Segment Exited";
+
+/**
+ * The messages for segment entries and exits of one profile: the memberships index, and the
+ * `Segment Entered` / `Segment Exited` events in the archive, stamped with the exact time.
+ */
+export function membershipMessages(profileKey: string, siteId: string, changes: { segmentId: string; member: boolean; at: number }[]): PipelineMessage[] {
+  const [workspaceId, kind, id] = profileKey.split(/:(user|anon):/) as [string, string, string];
+  const now = new Date().toISOString();
+  return changes.flatMap(({ segmentId, member, at }) => [
+    { kind: "membership" as const, workspaceId, segmentId, profileKey, member, at },
+    {
+      kind: "event" as const,
+      workspaceId,
+      siteId,
+      profileKey,
+      event: {
+        type: "track" as const,
+        event: member ? SEGMENT_ENTERED : SEGMENT_EXITED,
+        messageId: `segment:${segmentId}:${member ? "in" : "out"}:${at}:${id}`.slice(0, 255),
+        ...(kind === "user" ? { userId: id } : { anonymousId: id }),
+        properties: { segmentId },
+        timestamp: new Date(at).toISOString(),
+        receivedAt: now,
+        context: {},
+      },
+    },
+  ]);
 }

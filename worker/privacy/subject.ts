@@ -14,7 +14,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { ledgerSubject } from "../consent/ledger";
 import { profileKey, profileStub, type ProfileKey } from "../identity/keys";
 import { currentKey } from "../profile/profiles";
-import { consentLedger, events, failedEvents, suppressions } from "../store/schema";
+import { consentLedger, events, failedEvents, memberships, profiles, suppressions } from "../store/schema";
 
 export type Subject = { userId: string } | { anonymousId: string };
 
@@ -94,6 +94,8 @@ export async function eraseSubject(env: Pick<Env, "PROFILES" | "DB">, workspaceI
   const [deletedEvents, deletedFailed] = await db.batch([
     db.delete(events).where(eventFilter(workspaceId, s)),
     db.delete(failedEvents).where(failedFilter(workspaceId, s)),
+    db.delete(memberships).where(and(eq(memberships.workspaceId, workspaceId), inArray(memberships.profileKey, s.keys))),
+    db.delete(profiles).where(and(eq(profiles.workspaceId, workspaceId), inArray(profiles.profileKey, s.keys))),
   ]);
   return {
     subject,

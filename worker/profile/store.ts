@@ -12,8 +12,11 @@ import { stripTouch, withConsent } from "../consent/enforce";
 import { mayProfile, PURPOSES, type ConsentPolicy, type ConsentState } from "../consent/purposes";
 import { combineExplicit, resolveConsent, samePurposes, type ConsentSignals, type ExplicitChoice } from "../consent/resolve";
 import type { ProfileKey } from "../identity/keys";
+import { membershipMessages } from "../pipeline/messages";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
 import { countersToAdd, type ProfileSnapshot } from "./merge";
+import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
+import { explain, segmentContextOf, segmentEventOf, compileRule, type Explanation, type Rule, type SegmentContext, type SegmentInput } from "../segments";
 
 /** How many recent events a profile keeps (segment windows will widen this, DESIGN.md §3). */
 export const RECENT_EVENTS = 200;
@@ -28,6 +31,17 @@ export interface ApplyRequest {
   signals: ConsentSignals;
   policy: ConsentPolicy;
   retentionDays: number;
+  /** The workspace's live segments, re-evaluated after the events are applied. */
+  segments?: SegmentDef[];
+  /** The site the events came from (recorded on segment entry/exit events). */
+  siteId?: string;
+}
+
+/** A segment entered or left, at the exact time it happened. */
+export interface MembershipChange {
+  segmentId: string;
+  member: boolean;
+  at: number;
 }
 
 export interface ApplyResult {
@@ -41,6 +55,10 @@ export interface ApplyResult {
   forwardedTo?: ProfileKey;
   /** This profile was erased: nothing was applied, nothing may be kept. */
   erased?: boolean;
+  /** Segments entered and left because of these events. */
+  membershipChanges: MembershipChange[];
+  /** The segments the profile is in now. */
+  segments: string[];
 }
 
 /** A profile as the admin API and the visitor's own `/v1/me` show it. */
@@ -69,10 +87,13 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS campaigns (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
   CREATE INDEX IF NOT EXISTS campaigns_at ON campaigns (at);
   CREATE TABLE IF NOT EXISTS merged_from (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS memberships (segment_id TEXT PRIMARY KEY, version INTEGER NOT NULL, since INTEGER NOT NULL);
 `;
 
 /** Profile data, as opposed to the consent, pointer and tombstone kept in `meta`. */
-const DATA_TABLES = ["identities", "traits", "seen", "events", "counters", "campaigns"];
+const DATA_TABLES = ["identities", "traits", "seen", "events", "counters", "campaigns", "memberships"];
+/** Events kept whatever the segments' windows, and the most ever kept. */
+const MAX_EVENTS = 5000;
 
 /** Pruning runs once this many events were added since the last one (amortised, not per event). */
 const PRUNE_EVERY = 50;
@@ -105,7 +126,7 @@ export class ProfileStore extends DurableObject<Env> {
     const consentChanged = previous
       ? !samePurposes(previous, consent)
       : PURPOSES.some((p) => consent.sources[p] !== "default" && consent.sources[p] !== "site" && consent.sources[p] !== "region");
-    const base = { applied: 0, duplicates: 0, consent, consentChanged };
+    const base = { applied: 0, duplicates: 0, consent, consentChanged, membershipChanges: [] as MembershipChange[], segments: [] as string[] };
     if (this.meta("erased")) return { ...base, consentChanged: false, erased: true };
     const target = this.meta("merged_into");
     if (target) return { ...base, consentChanged: false, forwardedTo: target as ProfileKey };
@@ -121,6 +142,7 @@ export class ProfileStore extends DurableObject<Env> {
       if (previous?.purposes.advertising && !consent.purposes.advertising) this.stripAdIdentifiers();
       this.setMetaOnce("key", key);
       this.setMeta("retention_days", String(request.retentionDays));
+      if (request.siteId) this.setMeta("site_id", request.siteId);
       for (const incoming of events) {
         const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", incoming.messageId, Date.now());
         if (fresh.toArray().length === 0) continue;
@@ -130,8 +152,40 @@ export class ProfileStore extends DurableObject<Env> {
       this.sincePrune += applied;
       if (this.sincePrune >= PRUNE_EVERY) this.prune();
     });
-    if (applied > 0) this.scheduleExpiry();
-    return { ...base, applied, duplicates: events.length - applied };
+    let membershipChanges: MembershipChange[] = [];
+    if (request.segments) {
+      const last = events.at(-1);
+      if (last) this.setMeta("context", JSON.stringify(segmentContextOf(last.context)));
+      this.setMeta("segments", JSON.stringify(request.segments));
+      this.setMeta("history_ms", String(historyNeeded(request.segments)));
+      membershipChanges = this.refreshSegments(request.segments, Date.now());
+    }
+    if (applied > 0 || request.segments) this.scheduleAlarm();
+    return { ...base, applied, duplicates: events.length - applied, membershipChanges, segments: this.memberOf() };
+  }
+
+  /**
+   * Re-evaluates segments (a new or changed segment's backfill) at `now`; returns what changed.
+   * Without personalisation consent a profile is in no segment.
+   */
+  evaluate(segments: SegmentDef[], now = Date.now()): MembershipChange[] {
+    if (!this.meta("key") || this.meta("erased") || this.meta("merged_into")) return [];
+    this.setMeta("segments", JSON.stringify(segments));
+    this.setMeta("history_ms", String(historyNeeded(segments)));
+    const changes = this.refreshSegments(segments, now);
+    this.scheduleAlarm();
+    return changes;
+  }
+
+  /** For `explain`: which clauses of a segment held for this profile now, with the values seen. */
+  explainRule(rule: Rule): Explanation | null {
+    if (!this.meta("key")) return null;
+    return explain(rule, this.segmentInput(), Date.now());
+  }
+
+  /** Whether a rule (not yet saved) matches this profile now: the segment preview's sample. */
+  matchesRule(rule: Rule): boolean {
+    return this.meta("key") !== undefined && compileRule(rule)(this.segmentInput(), Date.now());
   }
 
   /**
@@ -236,18 +290,27 @@ export class ProfileStore extends DurableObject<Env> {
     this.setMeta("erased", String(Date.now()));
   }
 
-  /** Expiry after the site's days of inactivity. */
+  /**
+   * The profile's alarm: expiry after the site's days of inactivity, or a segment window edge —
+   * the moment a membership changes only because time passed. Changes found here are sent to the
+   * queue directly, with the edge's exact time.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
     const expires = this.expiresAt();
-    if (expires === undefined) return;
-    if (Date.now() < expires) {
-      this.alarmAt = expires;
-      await this.ctx.storage.setAlarm(expires);
+    if (expires !== undefined && Date.now() >= expires) {
+      await this.ctx.storage.deleteAll();
+      this.sql.exec(SCHEMA);
       return;
     }
-    await this.ctx.storage.deleteAll();
-    this.sql.exec(SCHEMA);
+    const edge = this.number("edge_at");
+    const segments = this.json<SegmentDef[]>("segments");
+    if (edge !== undefined && segments && Date.now() >= edge) {
+      this.sql.exec("DELETE FROM meta WHERE name = 'edge_at'");
+      const changes = this.refreshSegments(segments, edge);
+      if (changes.length > 0) await this.env.EVENTS.sendBatch(membershipMessages(this.meta("key")!, this.meta("site_id") ?? "", changes).map((body) => ({ body, contentType: "json" as const })));
+    }
+    this.scheduleAlarm();
   }
 
   /** The profile, or null when nothing is held (never seen, cookieless, merged away or erased). */
@@ -270,7 +333,7 @@ export class ProfileStore extends DurableObject<Env> {
       firstSeen: new Date(this.number("first_seen") ?? 0).toISOString(),
       lastSeen: new Date(this.number("last_seen") ?? 0).toISOString(),
       campaigns: { first: touches[0], last: touches.at(-1), touches },
-      segments: [],
+      segments: this.memberOf(),
       consent: consent ? { ...consent, explicit: this.json<ExplicitChoice>("explicit") } : null,
       recentEvents: this.sql
         .exec<{ body: string }>("SELECT body FROM events ORDER BY at DESC, message_id DESC LIMIT 50")
@@ -320,7 +383,16 @@ export class ProfileStore extends DurableObject<Env> {
   /** Keeps the recent-event list, campaign touches and the dedupe memory bounded. */
   private prune(): void {
     this.sincePrune = 0;
-    this.sql.exec("DELETE FROM events WHERE message_id NOT IN (SELECT message_id FROM events ORDER BY at DESC, message_id DESC LIMIT ?)", RECENT_EVENTS);
+    // Events stay while a segment's window may need them (at least the newest RECENT_EVENTS,
+    // at most MAX_EVENTS).
+    const history = this.number("history_ms") ?? 0;
+    const keepSince = Number.isFinite(history) ? Date.now() - history : -Infinity;
+    this.sql.exec(
+      "DELETE FROM events WHERE at < ? AND message_id NOT IN (SELECT message_id FROM events ORDER BY at DESC, message_id DESC LIMIT ?)",
+      keepSince,
+      RECENT_EVENTS,
+    );
+    this.sql.exec("DELETE FROM events WHERE message_id NOT IN (SELECT message_id FROM events ORDER BY at DESC, message_id DESC LIMIT ?)", MAX_EVENTS);
     this.sql.exec(
       "DELETE FROM campaigns WHERE message_id NOT IN (SELECT message_id FROM campaigns ORDER BY at DESC, message_id DESC LIMIT ?) AND at > (SELECT MIN(at) FROM campaigns)",
       RECENT_EVENTS,
@@ -334,11 +406,66 @@ export class ProfileStore extends DurableObject<Env> {
     return last === undefined || days === undefined ? undefined : last + days * DAY;
   }
 
-  private scheduleExpiry(): void {
+  /** One alarm serves both expiry and the next segment window edge: the earlier of the two. */
+  private scheduleAlarm(): void {
     const expires = this.expiresAt();
-    if (expires === undefined || (this.alarmAt !== undefined && Math.abs(expires - this.alarmAt) < ALARM_SLACK)) return;
-    this.alarmAt = expires;
-    void this.ctx.storage.setAlarm(expires);
+    const edge = this.number("edge_at");
+    const due = edge !== undefined && (expires === undefined || edge < expires) ? edge : expires;
+    if (due === undefined) return;
+    // Expiry may drift by a day (saves a write per event); an edge is exact.
+    if (this.alarmAt !== undefined && (due === edge ? this.alarmAt === due : Math.abs(due - this.alarmAt) < ALARM_SLACK)) return;
+    this.alarmAt = due;
+    void this.ctx.storage.setAlarm(due);
+  }
+
+  /** The profile as rules see it, with the last request's context. */
+  private segmentInput(): SegmentInput {
+    const events = this.sql
+      .exec<{ body: string }>("SELECT body FROM events")
+      .toArray()
+      .flatMap((row) => segmentEventOf(JSON.parse(row.body) as RecentEvent) ?? []);
+    const consent = this.json<ConsentState>("consent");
+    return {
+      traits: Object.fromEntries(this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM traits").toArray().map((r) => [r.name, JSON.parse(r.value)])),
+      events,
+      context: this.json<SegmentContext>("context") ?? {},
+      firstSeen: this.number("first_seen"),
+      lastSeen: this.number("last_seen"),
+      consent: consent?.purposes ?? {},
+      segments: Object.fromEntries(this.memberOf().map((id) => [id, true])),
+    };
+  }
+
+  private memberOf(): string[] {
+    return this.sql.exec<{ segment_id: string }>("SELECT segment_id FROM memberships ORDER BY segment_id").toArray().map((r) => r.segment_id);
+  }
+
+  /** Evaluates every segment at `now`, stores the memberships and the next window edge; returns the changes. */
+  private refreshSegments(segments: SegmentDef[], now: number): MembershipChange[] {
+    const consent = this.json<ConsentState>("consent");
+    const input = this.segmentInput();
+    const result = consent?.purposes.personalization ? evaluateSegments(segments, input, now) : {};
+    const changes: MembershipChange[] = [];
+    this.ctx.storage.transactionSync(() => {
+      const current = new Set(this.memberOf());
+      for (const [segmentId, member] of Object.entries(result)) {
+        if (member && !current.has(segmentId)) {
+          const version = segments.find((d) => d.id === segmentId)!.version;
+          this.sql.exec("INSERT INTO memberships (segment_id, version, since) VALUES (?, ?, ?)", segmentId, version, now);
+          changes.push({ segmentId, member: true, at: now });
+        }
+      }
+      for (const segmentId of current) {
+        if (result[segmentId]) continue;
+        this.sql.exec("DELETE FROM memberships WHERE segment_id = ?", segmentId);
+        // A segment that no longer exists is simply dropped; one that does was left.
+        if (segmentId in result || (consent && !consent.purposes.personalization)) changes.push({ segmentId, member: false, at: now });
+      }
+      const edge = consent?.purposes.personalization ? nextSegmentEdge(segments, { ...input, segments: result }, now) : undefined;
+      if (edge === undefined) this.sql.exec("DELETE FROM meta WHERE name = 'edge_at'");
+      else this.setMeta("edge_at", String(edge));
+    });
+    return changes;
   }
 
   private meta(name: string): string | undefined {

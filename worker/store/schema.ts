@@ -164,3 +164,51 @@ export const suppressions = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.profileKey] })],
 );
+
+/** Audience segments (DESIGN.md §3): a versioned rule per segment, and its backfill's progress. */
+export const segments = sqliteTable(
+  "segments",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    name: text("name").notNull(),
+    description: text("description"),
+    /** The rule, as `{version, rule}` JSON (see worker/segments/schema.ts). */
+    rule: text("rule", { mode: "json" }).$type<unknown>().notNull(),
+    /** Bumped on every change of the rule; profiles re-evaluate when it moves. */
+    version: integer("version").notNull().default(1),
+    backfillTotal: integer("backfill_total").notNull().default(0),
+    backfillDone: integer("backfill_done").notNull().default(0),
+    deletedAt: integer("deleted_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  },
+  (t) => [index("segments_workspace").on(t.workspaceId)],
+);
+
+/**
+ * The memberships index across profiles, fed through the queue: sizes and member lists. A row is
+ * kept on exit (`member = 0`) so a late, older change cannot overwrite a newer one.
+ */
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    segmentId: text("segment_id").notNull(),
+    profileKey: text("profile_key").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    member: integer("member", { mode: "boolean" }).notNull(),
+    changedAt: integer("changed_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.profileKey] }), index("memberships_member").on(t.segmentId, t.member)],
+);
+
+/** Every profile of a workspace, so work over all profiles (segment backfill) can enumerate them. */
+export const profiles = sqliteTable(
+  "profiles",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    profileKey: text("profile_key").notNull(),
+    lastSeen: integer("last_seen", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.profileKey] })],
+);
