@@ -9,6 +9,7 @@
  */
 import { consent, watch } from "./consent";
 import { build } from "./events";
+import { decide, slots } from "./slots";
 import { configure, drain, enqueue, log } from "./transport";
 
 interface Cohort {
@@ -25,10 +26,11 @@ const w = window as unknown as { cohort?: Cohort };
  * @example cohort('track', 'Product Added', { sku: 'sku-1', price: 42 })
  * @example cohort('identify', 'user-42', { email: 'ada@example.com' })
  * @example cohort('consent', { analytics: true, personalization: true, advertising: false })
+ * @example cohort('decide', ['hero'], (decisions) => console.log(decisions.hero?.content))
  */
 function cohort(...call: unknown[]) {
   try {
-    const event = call[0] == "consent" ? consent(call[1]) : build(call[0], call.slice(1));
+    const event = call[0] == "consent" ? consent(call[1]) : call[0] == "decide" ? decide(call[1], call[2]) : build(call[0], call.slice(1));
     if (typeof event == "string") log("ignored: " + event);
     else if (event) enqueue(event);
   } catch (error) {
@@ -52,6 +54,8 @@ function start() {
   // Signals first: a CMP that already has an answer calls back at once, and its consent request
   // then leaves before the page view, which can land on the profile the answer allows.
   watch();
+  // Slots before the page view: their ask makes the first batch leave at once, with `?decide=`.
+  slots();
   if (script.dataset.autoPage != "false") cohort("page");
   for (const call of Array.from(queued)) cohort(...Array.from(call));
 

@@ -11,8 +11,12 @@
  * - Retries 5xx, 408, 429 and network errors with exponential backoff (1 s … 30 s) from a bounded
  *   queue (oldest events dropped first); other 4xx are permanent and dropped.
  * - On `pagehide` / hidden, whatever is still queued leaves with `sendBeacon`.
+ * - Decisions: slots asked for (`ask`) ride on the next batch as `?decide=a,b` (so they reflect
+ *   its events), or go alone as `POST /v1/decide` when no event is waiting; the answer's
+ *   `decisions` go to the askers' callbacks (`{}` when the request failed for good). Asks are
+ *   retried with their batch, and never go in a beacon.
  */
-import type { WireBatch, WireConsentRequest, WireEvent } from "../../worker/collect/wire";
+import type { WireBatch, WireConsentRequest, WireDecideRequest, WireDecisions, WireDecidingResponse, WireEvent } from "../../worker/collect/wire";
 
 const MAX_QUEUE = 100;
 const MAX_BATCH = 20;
@@ -20,6 +24,8 @@ const DELAY = 250;
 
 /** A wire event, or the JSON body of a `POST /v1/consent`. */
 type Item = WireEvent | string;
+/** Slots asked for, and who to tell. */
+type Ask = [slots: string[], done: (decisions: WireDecisions) => void];
 
 let host = "";
 let writeKey = "";
@@ -27,6 +33,7 @@ let queue: Item[] = [];
 let busy = false;
 let timer: ReturnType<typeof setTimeout> | 0 = 0;
 let failures = 0;
+let asks: Ask[] = [];
 
 /** The tag's one voice on the page: a `console.debug` line, never an exception. */
 export const log = (reason: string) => console.debug("cohort: " + reason);
@@ -34,13 +41,43 @@ const isConsent = (item: Item): item is string => typeof item == "string";
 
 /**
  * Takes the next request off the front of the queue: one consent request, or up to MAX_BATCH
- * events that come before the next consent request.
+ * events that come before the next consent request. With `withAsks`, the pending asks go with a
+ * batch (`?decide=`) or, when no event is queued, alone to `/v1/decide`.
  */
-function next(): [url: string, data: string, items: Item[]] {
-  if (isConsent(queue[0]!)) return [host + "/v1/consent", queue[0], queue.splice(0, 1)];
+function next(withAsks?: 1): [url: string, data: string, items: Item[], taken: Ask[]] {
+  if (isConsent(queue[0]!)) return [host + "/v1/consent", queue[0], queue.splice(0, 1), []];
+  const taken = withAsks ? asks : [];
+  if (withAsks) asks = [];
+  const slots = [...new Set(taken.flatMap((a) => a[0]))];
+  if (!queue.length) return [host + "/v1/decide", JSON.stringify({ writeKey, slots } satisfies WireDecideRequest), [], taken];
   const stop = queue.findIndex(isConsent);
   const batch = queue.splice(0, Math.min(stop < 0 ? MAX_BATCH : stop, MAX_BATCH)) as WireEvent[];
-  return [host + "/v1/batch", JSON.stringify({ writeKey, sentAt: new Date().toISOString(), batch } satisfies WireBatch), batch];
+  return [
+    host + "/v1/batch" + (slots[0] ? "?decide=" + encodeURIComponent(slots.join()) : ""),
+    JSON.stringify({ writeKey, sentAt: new Date().toISOString(), batch } satisfies WireBatch),
+    batch,
+    taken,
+  ];
+}
+
+/** Tells each asker; a callback that throws is the page's bug, reported, never rethrown. */
+function answer(taken: Ask[], decisions?: WireDecisions) {
+  for (const [, done] of taken) {
+    try {
+      done(decisions || {});
+    } catch (error) {
+      log("decide callback failed: " + error);
+    }
+  }
+}
+
+/**
+ * Asks for decisions for `slots`; `done` gets them (by slot; a slot without one is absent) with
+ * the answer of the next request, which leaves at once.
+ */
+export function ask(slots: string[], done: Ask[1]) {
+  asks.push([slots, done]);
+  flush();
 }
 
 /**
@@ -99,19 +136,20 @@ export function consentRequest(fields: Omit<WireConsentRequest, "writeKey">, dro
 
 function send() {
   timer = 0;
-  if (busy || !queue.length) return;
-  const [url, data, items] = next();
+  if (busy || !(queue.length || asks.length)) return;
+  const [url, data, items, taken] = next(1);
   busy = true;
   const settle = (retry: boolean) => {
     busy = false;
     if (retry) {
+      asks = [...taken, ...asks];
       queue = bound([...items, ...queue]);
       const wait = Math.min(1000 * 2 ** failures++, 30000);
       log("send failed, retrying in " + wait + " ms");
       timer = setTimeout(send, wait);
     } else {
       failures = 0;
-      if (queue.length) schedule(0);
+      if (queue.length || asks.length) schedule(0);
     }
   };
   try {
@@ -120,6 +158,11 @@ function send() {
         const s = res.status;
         const retry = s >= 500 || s == 408 || s == 429;
         if (s >= 300 && !retry) log("dropped " + items.length + " item(s): HTTP " + s);
+        if (taken[0] && !retry)
+          (s < 300 ? res.json() : Promise.reject()).then(
+            (body: WireDecidingResponse) => answer(taken, body.decisions),
+            () => answer(taken),
+          );
         settle(retry);
       },
       () => settle(true),
