@@ -221,3 +221,30 @@ describe("filling slots", () => {
     expect(req(0).url).toBe("http://cohort.test/v1/decide");
   });
 });
+
+describe("the tag's start", () => {
+  it("sends the automatic page view with ?decide= for the page's slots, then fills them", async () => {
+    const hero = slot("hero", ["cohort-hide"]);
+    elements.push(hero);
+    const doc = document as unknown as Record<string, unknown>;
+    doc.currentScript = { src: "http://cohort.test/t.js", dataset: { key: "wk_1" } };
+    doc.title = "Shop";
+    doc.referrer = "";
+    vi.stubGlobal("__VERSION__", "9.9.9");
+    vi.stubGlobal("window", globalThis);
+    vi.stubGlobal("addEventListener", () => {});
+    vi.stubGlobal("location", { href: "http://shop.test/", pathname: "/", search: "" });
+    vi.stubGlobal("navigator", { language: "en" });
+    vi.stubGlobal("screen", { width: 1, height: 1 });
+    await import("../../tag/src/index");
+    await flushPromises();
+    expect(requests).toHaveLength(1);
+    expect(req(0).url).toBe("http://cohort.test/v1/batch?decide=hero");
+    expect(req(0).body).toMatchObject({ batch: [{ type: "page" }] });
+    req(0).settle(200, { success: true, accepted: 1, rejected: [], decisions });
+    await flushPromises();
+    expect(hero.textContent).toBe("<b>Shoes</b>");
+    expect(debug.filter((line) => !line.startsWith("cohort: decide"))).toEqual([]);
+    delete (globalThis as { cohort?: unknown }).cohort;
+  });
+});
