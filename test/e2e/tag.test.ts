@@ -126,7 +126,7 @@ describe("the tag on a customer's page", () => {
   it("does not send a page view with data-auto-page=false, and ignores unknown commands with a reason", async () => {
     await openPage(customerPage({ auto: false }));
     await cohort("consent", "yes please");
-    await page.evaluate(() => (window as unknown as { cohort: (...a: unknown[]) => void }).cohort("decide", ["hero"], () => {}));
+    await page.evaluate(() => (window as unknown as { cohort: (...a: unknown[]) => void }).cohort("teleport", ["hero"], () => {}));
     await cohort("track"); // no name
     await cohort("track", "Only Event");
     const id = await visitorId(context);
@@ -134,7 +134,7 @@ describe("the tag on a customer's page", () => {
     expect(profile!.counters["type:page"] ?? 0).toBe(0);
     expect(profile!.recentEvents).toHaveLength(1);
     expect(debugLog.join("\n")).toMatch(/ignored: consent needs \{analytics, personalization, advertising\}/);
-    expect(debugLog.join("\n")).toMatch(/ignored: unknown command decide/);
+    expect(debugLog.join("\n")).toMatch(/ignored: unknown command teleport/);
     expect(pageErrors).toEqual([]);
   });
 

@@ -14,6 +14,7 @@ import { resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { profileKey, type ProfileKey } from "../identity/keys";
 import { enqueue, membershipMessages, type PipelineMessage } from "../pipeline/messages";
 import type { SegmentDef } from "../segments/membership";
+import { segmentContextOf, type SegmentContext } from "../segments";
 import { applyToProfile, mergeProfiles } from "../profile/profiles";
 import type { Site } from "../store/sites";
 import { enrich, type EdgeRequest } from "./enrich";
@@ -50,6 +51,8 @@ export interface IngestResult {
   clearCookie: boolean;
   /** The profile the browser's events landed on, and its segments after them. */
   profile?: { key: ProfileKey; segments: string[] };
+  /** The context of the request's last event, in the rule language's shape (for decisions). */
+  context: SegmentContext;
 }
 
 export const sitePolicy = (site: Site): ConsentPolicy => ({
@@ -158,6 +161,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     visitorId: keepCookie ? visitorId : undefined,
     clearCookie: source === "browser" && Boolean(request.visitorId) && !keepCookie,
     profile,
+    context: segmentContextOf(events.at(-1)?.context ?? {}),
   };
 }
 

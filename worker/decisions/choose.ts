@@ -24,6 +24,8 @@ import type { WireDecision } from "../collect/wire";
 import type { Rule } from "../segments/schema";
 import { inHoldout, pickVariant } from "./bucketing";
 import { render, type RenderValues } from "./render";
+import { audienceMatcher, contextOnlyInput } from "./audience";
+import type { SegmentContext } from "../segments/input";
 import type { Audience, Content, StoredExperience } from "./schema";
 
 export const HOLDOUT = "holdout";
@@ -144,4 +146,24 @@ export function decide(input: DecideInput): DecideResult {
     if (variant) result.decisions[slot] = { experience: experience.id, variant: variant.id, content: render(variant.content as Content, values) };
   }
   return result;
+}
+
+/**
+ * A decision for a visitor whose profile may not be used (no consent, no profile yet): contextual
+ * audiences only, bucketed by the request's random key.
+ */
+export function decideWithoutProfile(request: {
+  experiences: readonly StoredExperience[];
+  slots: readonly string[];
+  context: SegmentContext;
+  now: number;
+  requestKey: string;
+}): DecideResult {
+  return decide({
+    ...request,
+    profile: null,
+    personalization: false,
+    contextMatches: audienceMatcher(contextOnlyInput(request.context), request.now),
+    context: request.context as Record<string, unknown>,
+  });
 }

@@ -16,12 +16,14 @@ import { eraseSubject, exportSubject } from "../privacy/subject";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
 import { createSite, listSites, publicSite, updateSite } from "../store/sites";
 import { jsonBody } from "./body";
+import { experienceRoutes } from "./experiences";
 import { segmentRoutes } from "./segments";
 import { ApiError, fromZodError } from "./errors";
 
 export const admin = new Hono<AppEnv>();
 admin.use("*", adminAuth);
 admin.route("/segments", segmentRoutes);
+admin.route("/experiences", experienceRoutes);
 
 const origin = z
   .string()

@@ -1,9 +1,10 @@
 /** Assembles the HTTP surface: routes are mounted here and nowhere else. */
 import { Hono } from "hono";
-import type { AppEnv } from "../env";
+import { demoEnabled, type AppEnv } from "../env";
 import { admin } from "./admin";
 import { assets } from "./assets";
 import { collect } from "./collect";
+import { edgeEnabled, serveFromOrigin } from "./edge";
 import { errorBody, onError } from "./errors";
 
 export const app = new Hono<AppEnv>();
@@ -15,10 +16,17 @@ app.route("/v1", collect);
 app.route("/admin/api", admin);
 app.route("/", assets);
 app.onError(onError);
+/**
+ * Anything else: a static asset (the demo's files only in demo mode), else — on an edge route —
+ * the site's origin, else 404.
+ */
 app.notFound(async (c) => {
-  if (c.req.method === "GET" || c.req.method === "HEAD") {
+  const { pathname } = new URL(c.req.url);
+  const asset = (c.req.method === "GET" || c.req.method === "HEAD") && (!pathname.startsWith("/demo/") || demoEnabled(c.env));
+  if (asset) {
     const res = await c.env.ASSETS.fetch(c.req.raw);
     if (res.status !== 404) return res;
   }
-  return c.json(errorBody("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404);
+  if (edgeEnabled(c.env)) return serveFromOrigin(c);
+  return c.json(errorBody("not_found", `No route for ${c.req.method} ${pathname}.`), 404);
 });

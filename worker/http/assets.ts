@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { demoEnabled, type AppEnv } from "../env";
 import { findSiteForOrigin } from "../store/sites";
+import { edgeEnabled, serveFromOrigin } from "./edge";
 
 export const assets = new Hono<AppEnv>();
 
@@ -26,6 +27,7 @@ assets.get("/:file{t\\.[0-9a-f]{8}\\.js}", async (c) => {
 });
 
 assets.get("/", async (c) => {
+  if (!demoEnabled(c.env) && edgeEnabled(c.env)) return serveFromOrigin(c);
   if (!demoEnabled(c.env)) return c.text("Cohort is running. The collection API is at /v1, the admin API at /admin/api.\n");
   const origin = new URL(c.req.url).origin;
   const site = await findSiteForOrigin(c.env.DB, origin);
@@ -33,9 +35,4 @@ assets.get("/", async (c) => {
   const page = await c.env.ASSETS.fetch(new Request(new URL("/demo/index.html", c.req.url)));
   const html = (await page.text()).replaceAll("%%WRITE_KEY%%", site.writeKey);
   return c.html(html, 200, { "Cache-Control": "no-store" });
-});
-
-assets.get("/demo/*", async (c, next) => {
-  if (!demoEnabled(c.env)) return c.notFound();
-  await next();
 });

@@ -13,7 +13,8 @@ import { COOKIE_NAME, newVisitorId, signVisitorId, verifyVisitorCookie, visitorC
 import { mayProfile, PURPOSES } from "../consent/purposes";
 import { combineExplicit, CONSENT_COOKIE, decodeConsentCookie, encodeConsentCookie, resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { COOKIE_MAX_AGE } from "../identity/cookie";
-import { profileKey } from "../identity/keys";
+import { profileKey, type ProfileKey } from "../identity/keys";
+import { decideFor, parseSlots, requestContext } from "../decisions/serve";
 import { enqueue, membershipMessages } from "../pipeline/messages";
 import { applyToProfile, viewProfile } from "../profile/profiles";
 import { liveSegments } from "../store/segments";
@@ -194,7 +195,13 @@ function handler(kind: EventType | "batch") {
       });
     }
     await setIdentityCookies(c, site, result);
-    return c.json({ success: true, accepted: result.accepted, rejected: result.rejected.map(({ payload: _payload, ...r }) => r) });
+    const answer = { success: true, accepted: result.accepted, rejected: result.rejected.map(({ payload: _payload, ...r }) => r) };
+    const slots = parseSlots(c.req.query("decide"), "decide");
+    if (slots.length === 0) return c.json(answer);
+    // Decisions reflect the events just applied: the same profile, right after them.
+    const decided = await decideFor(c.env, { site, slots, context: result.context, key: result.profile?.key });
+    if (decided.messages.length > 0) await enqueue(c.env.EVENTS, decided.messages);
+    return c.json({ ...answer, decisions: decided.decisions });
   };
 }
 
@@ -303,4 +310,35 @@ collect.post("/consent", async (c) => {
   });
   c.header("Cache-Control", "no-store");
   return c.json({ consent: { purposes: consent.purposes, sources: consent.sources, policyVersion: consent.policyVersion } });
+});
+
+const decideSchema = z.object({
+  writeKey: z.string().max(255).optional(),
+  slots: z.array(z.string()).min(1, "name at least one slot").max(20),
+  context: z.record(z.string(), z.unknown()).optional(),
+  userId: z.string().min(1).max(255).optional(),
+  anonymousId: z.string().min(1).max(255).optional(),
+});
+
+/**
+ * `POST /v1/decide {slots, context?}`: what each slot shows for this visitor. A browser is its
+ * cookie; a server names the visitor by `userId` or `anonymousId` with its secret key.
+ */
+collect.post("/decide", async (c) => {
+  const body = await jsonBody(c.req.raw, decideSchema, MAX_EVENT_BYTES);
+  const { site, source } = await authenticate(c, basicAuthKey(c) ?? body.writeKey);
+  const slots = parseSlots(body.slots, "slots");
+  const edge = { userAgent: source === "browser" ? c.req.header("User-Agent") : undefined, cf: source === "browser" ? (c.req.raw.cf as Record<string, unknown> | undefined) : undefined };
+  let key: ProfileKey | undefined;
+  if (source === "browser") {
+    const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+    key = visitorId ? profileKey(site.workspaceId, { anonymousId: visitorId }) : undefined;
+  } else {
+    key = profileKey(site.workspaceId, { userId: body.userId, anonymousId: body.anonymousId });
+    if (!key) throw new ApiError(400, "missing_identity", "A server names the visitor by userId or anonymousId.", { path: "userId" });
+  }
+  const decided = await decideFor(c.env, { site, slots, context: requestContext(body.context, edge), key });
+  if (decided.messages.length > 0) await enqueue(c.env.EVENTS, decided.messages);
+  c.header("Cache-Control", "no-store");
+  return c.json({ decisions: decided.decisions });
 });

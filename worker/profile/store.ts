@@ -13,6 +13,9 @@ import { mayProfile, PURPOSES, type ConsentPolicy, type ConsentState } from "../
 import { combineExplicit, resolveConsent, samePurposes, type ConsentSignals, type ExplicitChoice } from "../consent/resolve";
 import type { ProfileKey } from "../identity/keys";
 import { membershipMessages } from "../pipeline/messages";
+import { audienceMatcher, contextOnlyInput } from "../decisions/audience";
+import { decide, decideWithoutProfile, type DecideResult } from "../decisions/choose";
+import type { StoredExperience } from "../decisions/schema";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
 import { countersToAdd, type ProfileSnapshot } from "./merge";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
@@ -36,6 +39,21 @@ export interface ApplyRequest {
   /** The site the events came from (recorded on segment entry/exit events). */
   siteId?: string;
 }
+
+/** The exposure event of an experiment (Segment's A/B testing spec). */
+export const EXPERIMENT_VIEWED = "Experiment Viewed";
+
+export interface ProfileDecideRequest {
+  experiences: StoredExperience[];
+  slots: string[];
+  /** The request's context, in the rule language's shape. */
+  context: SegmentContext;
+  now: number;
+  /** Bucketing key when the profile may not be used (a per-request random value). */
+  requestKey: string;
+}
+
+export type ProfileDecision = DecideResult & { exposureEvents: CollectedEvent[] };
 
 /** A segment entered or left, at the exact time it happened. */
 export interface MembershipChange {
@@ -88,10 +106,11 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS campaigns_at ON campaigns (at);
   CREATE TABLE IF NOT EXISTS merged_from (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS memberships (segment_id TEXT PRIMARY KEY, version INTEGER NOT NULL, since INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS assignments (experience_id TEXT PRIMARY KEY, variant TEXT NOT NULL, at INTEGER NOT NULL);
 `;
 
 /** Profile data, as opposed to the consent, pointer and tombstone kept in `meta`. */
-const DATA_TABLES = ["identities", "traits", "seen", "events", "counters", "campaigns", "memberships"];
+const DATA_TABLES = ["identities", "traits", "seen", "events", "counters", "campaigns", "memberships", "assignments"];
 /** Events kept whatever the segments' windows, and the most ever kept. */
 const MAX_EVENTS = 5000;
 
@@ -175,6 +194,57 @@ export class ProfileStore extends DurableObject<Env> {
     const changes = this.refreshSegments(segments, now);
     this.scheduleAlarm();
     return changes;
+  }
+
+  /**
+   * Decides the requested slots for this profile (read-your-writes: after the events of the same
+   * request). Assignments are sticky; a first exposure is recorded as an `Experiment Viewed` event
+   * (once: its messageId is derived from the experience and the profile) and returned for the
+   * archive. Without personalisation consent the profile is not used (contextual decisions only).
+   */
+  decide(request: ProfileDecideRequest): ProfileDecision {
+    const key = this.meta("key");
+    const consent = this.json<ConsentState>("consent");
+    if (!key || this.meta("erased") || this.meta("merged_into") || !consent || !mayProfile(consent)) {
+      return { ...decideWithoutProfile(request), exposureEvents: [] };
+    }
+    const input = { ...this.segmentInput(), context: request.context };
+    const assignments = Object.fromEntries(this.sql.exec<{ experience_id: string; variant: string }>("SELECT experience_id, variant FROM assignments").toArray().map((r) => [r.experience_id, r.variant]));
+    const result = decide({
+      ...request,
+      profile: { key, assignments, matches: audienceMatcher(input, request.now), traits: input.traits },
+      personalization: consent.purposes.personalization,
+      contextMatches: audienceMatcher(contextOnlyInput(request.context), request.now),
+      context: request.context as Record<string, unknown>,
+    });
+    const exposureEvents: CollectedEvent[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const [experienceId, variant] of Object.entries(result.assignments)) {
+        this.sql.exec("INSERT INTO assignments (experience_id, variant, at) VALUES (?, ?, ?) ON CONFLICT (experience_id) DO UPDATE SET variant = excluded.variant, at = excluded.at", experienceId, variant, request.now);
+      }
+      for (const exposure of result.exposures) {
+        if (!exposure.first) continue;
+        const [, kind, id] = /^[^:]+:(user|anon):(.*)$/.exec(key) ?? [];
+        const event = withConsent(
+          {
+            type: "track",
+            event: EXPERIMENT_VIEWED,
+            messageId: `exposure:${exposure.experienceId}:${exposure.variantId}:${key}`.slice(0, 255),
+            ...(kind === "user" ? { userId: id } : { anonymousId: id }),
+            properties: { experiment_id: exposure.experienceId, variation_id: exposure.variantId },
+            timestamp: new Date(request.now).toISOString(),
+            receivedAt: new Date(request.now).toISOString(),
+            context: {},
+          },
+          consent,
+        );
+        const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", event.messageId, Date.now()).toArray();
+        if (fresh.length === 0) continue;
+        this.store(event);
+        exposureEvents.push(event);
+      }
+    });
+    return { decisions: result.decisions, exposures: result.exposures, assignments: result.assignments, exposureEvents };
   }
 
   /** For `explain`: which clauses of a segment held for this profile now, with the values seen. */

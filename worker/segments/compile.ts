@@ -3,7 +3,7 @@
  * reads and comparisons — no interpretation of JSON, no allocation on the hot path. Compiled
  * segments are cached per isolate by (segment id, version).
  *
- * Window edges (LANGUAGE.md "Time windows"): an event is inside `within: d` at time `now` iff
+ * Window edges (README.md "Time windows"): an event is inside `within: d` at time `now` iff
  * `event.at > now - d`. An event exactly `d` old is out; an event later than `now` (clock skew) is in.
  * `firstSeen/lastSeen: {within: d}` holds iff the time is `> now - d`, `{before: d}` iff it is `<= now - d`.
  */

@@ -1,6 +1,6 @@
 /**
  * The operators and property paths, compiled once into small closures shared by the compiler and
- * `explain`, so both agree by construction. Semantics (LANGUAGE.md "Operators"):
+ * `explain`, so both agree by construction. Semantics (README.md "Operators"):
  * - a missing value (undefined or null) or a value of another type never matches: `eq`, `in`,
  *   `contains`, `startsWith`, `gt…lte` are false; nothing is coerced ("42" is not 42);
  * - `neq` is exactly `not eq` and `nin` exactly `not in`, so they match a missing value;

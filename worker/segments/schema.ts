@@ -3,7 +3,7 @@
  * TypeScript types are inferred from it. A stored rule is a versioned envelope
  * `{version: 1, rule}`; `parseRule` also takes a bare rule (it is then the current version).
  * Every error names the offending path from `rule`, e.g. `rule.all.2.count.op`, so the admin API
- * can answer 400 `{error: {code, message, path}}`. The language is documented in LANGUAGE.md.
+ * can answer 400 `{error: {code, message, path}}`. The language is documented in README.md ("Segments: the rule language").
  */
 import { z } from "zod";
 

@@ -212,3 +212,20 @@ export const profiles = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.profileKey] })],
 );
+
+/** Experiences (DESIGN.md §3 "Decisions"): what a slot shows, to whom, in which variants. */
+export const experiences = sqliteTable(
+  "experiences",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    slot: text("slot").notNull(),
+    /** The experience as validated (worker/decisions/schema.ts), without its id. */
+    body: text("body", { mode: "json" }).$type<unknown>().notNull(),
+    version: integer("version").notNull().default(1),
+    deletedAt: integer("deleted_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  },
+  (t) => [index("experiences_workspace").on(t.workspaceId, t.slot)],
+);

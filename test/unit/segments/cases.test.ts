@@ -120,10 +120,13 @@ describe("compiled segments", () => {
   });
 });
 
-describe("LANGUAGE.md", () => {
-  it("every JSON example in the documentation is a valid rule", async () => {
+describe("README.md (segments)", () => {
+  it("every JSON example in the rule language's section is a valid rule", async () => {
     const { readFile } = await import("node:fs/promises");
-    const doc = await readFile(new URL("../../../worker/segments/LANGUAGE.md", import.meta.url), "utf8");
+    const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+    // The rule language's own section: from its heading to the next top-level one.
+    const start = readme.indexOf("## Segments: the rule language");
+    const doc = readme.slice(start, readme.indexOf("\n## ", start + 1));
     const examples = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => match[1]!);
     expect(examples.length).toBeGreaterThanOrEqual(8);
     for (const example of examples) {

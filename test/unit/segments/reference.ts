@@ -1,4 +1,4 @@
-// The rule language's semantics written as naively as possible (LANGUAGE.md), to check the
+// The rule language's semantics written as naively as possible (README.md, "Segments: the rule language"), to check the
 // compiler against. No sharing with worker/segments beyond the types: no caching, no early exit.
 import type { SegmentInput } from "../../../worker/segments/input";
 import type { Rule } from "../../../worker/segments/schema";

@@ -1,0 +1,62 @@
+/**
+ * Deciding for a request (the decide API, `?decide=` on collection, the edge route): the
+ * workspace's live experiences for the requested slots, decided by the visitor's profile (sticky
+ * assignments, first exposures recorded) or, without a usable profile, by context alone.
+ */
+import { enrich } from "../collect/enrich";
+import { normalise } from "../collect/normalise";
+import type { WireDecisions } from "../collect/wire";
+import { profileStub, type ProfileKey } from "../identity/keys";
+import type { PipelineMessage } from "../pipeline/messages";
+import { currentKey } from "../profile/profiles";
+import type { ProfileDecision } from "../profile/store";
+import { segmentContextOf, type SegmentContext } from "../segments";
+import { liveExperiences } from "../store/experiences";
+import type { Site } from "../store/sites";
+import { decideWithoutProfile } from "./choose";
+import { ApiError } from "../http/errors";
+
+export const MAX_SLOTS = 20;
+const SLOT = /^[A-Za-z0-9_.:/-]{1,100}$/;
+
+/** `?decide=hero,banner` → slot names (400 on a malformed list). */
+export function parseSlots(value: string | string[] | undefined, path: string): string[] {
+  const list = (Array.isArray(value) ? value : value === undefined ? [] : value.split(",")).map((s) => s.trim()).filter(Boolean);
+  if (list.length > MAX_SLOTS) throw new ApiError(400, "invalid_slots", `At most ${MAX_SLOTS} slots per request.`, { path });
+  const bad = list.findIndex((s) => !SLOT.test(s));
+  if (bad >= 0) throw new ApiError(400, "invalid_slots", `Slot names are 1-100 letters, digits or - _ . : /`, { path: Array.isArray(value) ? `${path}.${bad}` : path });
+  return [...new Set(list)];
+}
+
+/** The rule-language context of a request: its page, campaign, referrer, geo and device. */
+export function requestContext(context: Record<string, unknown> | undefined, edge: { userAgent?: string; cf?: Record<string, unknown> }): SegmentContext {
+  const event = enrich(normalise({ type: "page", anonymousId: "-", context: context ?? {} }, new Date()), edge);
+  return segmentContextOf(event.context);
+}
+
+export interface DecideFor {
+  site: Site;
+  slots: string[];
+  context: SegmentContext;
+  /** The visitor's profile, when there is one. */
+  key?: ProfileKey;
+}
+
+export async function decideFor(env: Pick<Env, "DB" | "PROFILES">, request: DecideFor): Promise<{ decisions: WireDecisions; messages: PipelineMessage[] }> {
+  if (request.slots.length === 0) return { decisions: {}, messages: [] };
+  const experiences = (await liveExperiences(env.DB, request.site.workspaceId)).filter((e) => request.slots.includes(e.slot));
+  if (experiences.length === 0) return { decisions: {}, messages: [] };
+  const base = { experiences, slots: request.slots, context: request.context, now: Date.now(), requestKey: crypto.randomUUID() };
+  if (!request.key) return { decisions: decideWithoutProfile(base).decisions, messages: [] };
+  const key = await currentKey(env.PROFILES, request.key);
+  // Decisions carry JSON content (unknown), which RPC typing cannot name: the shape is ProfileDecision.
+  const result = (await profileStub(env.PROFILES, key).decide(base)) as unknown as ProfileDecision;
+  const messages: PipelineMessage[] = result.exposureEvents.map((event) => ({
+    kind: "event",
+    workspaceId: request.site.workspaceId,
+    siteId: request.site.id,
+    profileKey: key,
+    event,
+  }));
+  return { decisions: result.decisions, messages };
+}

@@ -1,0 +1,49 @@
+/**
+ * Experiences in D1, and the live ones of a workspace cached per isolate (30 s), so a decision
+ * reads no D1.
+ */
+import { and, asc, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { parseExperience, type StoredExperience } from "../decisions/schema";
+import { experiences } from "./schema";
+
+export type ExperienceRow = typeof experiences.$inferSelect;
+export const EXPERIENCE_CACHE_MS = 30_000;
+
+const cache = new Map<string, { list: StoredExperience[]; expires: number }>();
+
+export function experienceOf(row: ExperienceRow): StoredExperience {
+  const parsed = parseExperience(row.body);
+  if (!parsed.ok) throw new Error(`stored experience ${row.id} is invalid: ${parsed.error.path}: ${parsed.error.message}`);
+  return { ...parsed.experience, id: row.id };
+}
+
+export async function listExperienceRows(db: D1Database, workspaceId: string): Promise<ExperienceRow[]> {
+  return drizzle(db)
+    .select()
+    .from(experiences)
+    .where(and(eq(experiences.workspaceId, workspaceId), isNull(experiences.deletedAt)))
+    .orderBy(asc(experiences.createdAt));
+}
+
+export async function getExperience(db: D1Database, workspaceId: string, id: string): Promise<ExperienceRow | undefined> {
+  const [row] = await drizzle(db)
+    .select()
+    .from(experiences)
+    .where(and(eq(experiences.id, id), eq(experiences.workspaceId, workspaceId), isNull(experiences.deletedAt)))
+    .limit(1);
+  return row;
+}
+
+/** The workspace's experiences that may be decided (status live), cached. */
+export async function liveExperiences(db: D1Database, workspaceId: string): Promise<StoredExperience[]> {
+  const hit = cache.get(workspaceId);
+  if (hit && hit.expires > Date.now()) return hit.list;
+  const list = (await listExperienceRows(db, workspaceId)).map(experienceOf).filter((e) => e.status === "live");
+  cache.set(workspaceId, { list, expires: Date.now() + EXPERIENCE_CACHE_MS });
+  return list;
+}
+
+export function forgetExperiences(workspaceId: string): void {
+  cache.delete(workspaceId);
+}
