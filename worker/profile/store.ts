@@ -260,15 +260,16 @@ export class ProfileStore extends DurableObject<Env> {
 
   /**
    * First step of a merge into `target`: leaves the forward pointer (from now on this profile's
-   * events are the target's) and returns everything the profile holds. Repeatable: a retried
+   * events are the target's) and returns everything the profile holds (null when nothing). Repeatable: a retried
    * merge gets the same snapshot, until `finishMerge` clears the data.
    */
   beginMerge(target: ProfileKey): ProfileSnapshot | null {
     if (this.meta("erased")) return null;
     const pointer = this.meta("merged_into");
     if (pointer && pointer !== target) return null;
-    if (!this.meta("key")) return null;
+    // Even a browser with no profile yet now leads to the user: its later events land there.
     this.setMeta("merged_into", target);
+    if (!this.meta("key")) return null;
     return this.snapshot();
   }
 
