@@ -8,6 +8,9 @@
  * - `tcf=<TC string>`: an IAB TCF v2 CMP on the page (`__tcfapi`) that reports this TC string as
  *   `tcloaded` shortly after a listener is added, as a CMP that has a stored answer does.
  * `/next` is a page without the tag, to navigate away to.
+ * `/shop/slots` is a page with personalisation slots (`?tag=<cohort url>` embeds the tag, as a site
+ * without the edge route does; without it, the edge route injects the tag), `/shop/broken` answers
+ * 500, `/shop/data.json` is not HTML: these are what Cohort's edge route fetches from the origin.
  */
 import { createServer } from "node:http";
 
@@ -49,9 +52,47 @@ ${pre}
 </html>`;
 }
 
+/** A product page with two slots, hidden until decided (the anti-flicker class). */
+export function slotsPage(tag?: { cohortUrl: string; writeKey: string }) {
+  const snippet = tag
+    ? `<script>window.cohort=window.cohort||function(){(cohort.q=cohort.q||[]).push(arguments)}</script>
+<script async src="${escapeAttr(tag.cohortUrl)}/t.js" data-key="${escapeAttr(tag.writeKey)}"></script>`
+    : "";
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Shoes</title>
+<style>.cohort-hide{visibility:hidden}</style>
+${snippet}
+</head>
+<body>
+<h1 id="hero" data-cohort-slot="hero" class="cohort-hide">Welcome to the shop</h1>
+<p id="greeting" data-cohort-slot="greeting">Hello</p>
+<button id="view" onclick="cohort('track', 'Product Viewed', {category: 'shoes'})">View shoes</button>
+</body>
+</html>`;
+}
+
 export async function startCustomerSite(port: number, defaults: { cohortUrl: string; writeKey: string }) {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://customer");
+    if (url.pathname === "/shop/slots") {
+      const tag = url.searchParams.get("tag");
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "public, max-age=60" });
+      res.end(slotsPage(tag ? { cohortUrl: tag, writeKey: url.searchParams.get("key") ?? defaults.writeKey } : undefined));
+      return;
+    }
+    if (url.pathname === "/shop/broken") {
+      res.writeHead(500, { "content-type": "text/html; charset=utf-8" });
+      res.end("<!doctype html><title>Oops</title><h1>Origin error</h1>");
+      return;
+    }
+    if (url.pathname === "/shop/data.json") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ ok: true, note: "<not html>" }));
+      return;
+    }
     if (url.pathname === "/next") {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
       res.end(`<!doctype html><title>Next</title><h1 id="arrived">Next page</h1>`);

@@ -126,6 +126,8 @@ export default async function setup(project: TestProject) {
         "--var", `COOKIE_SECRET:${randomBytes(32).toString("base64url")}`,
         "--var", `ADMIN_JWT_SECRET:${adminSecret}`,
         "--var", "DEMO:true",
+        // The customer's site is also the origin behind Cohort's edge route (/shop/… pages).
+        "--var", `EDGE_ORIGIN:http://127.0.0.1:${customerPort}`,
         "--show-interactive-dev-session=false",
         "--log-level", "warn",
       ],
