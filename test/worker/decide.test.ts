@@ -54,7 +54,7 @@ describe("decisions on collection", () => {
     await new Promise((r) => setTimeout(r, 2200));
     const after = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE user_id = 'u-exp' AND name = 'Experiment Viewed'").first<{ n: number }>();
     expect(after!.n).toBe(1);
-    expect(JSON.parse(rows[0]!.payload).properties).toEqual({ experiment_id: experience.id, variation_id: first.decisions!.hero!.variant });
+    expect(JSON.parse(rows[0]!.payload).properties).toEqual({ experiment_id: experience.id, experiment_name: "Everyone", variation_id: first.decisions!.hero!.variant });
   });
 
   it("keeps an exposed visitor's variant when the weights change", async () => {

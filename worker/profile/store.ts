@@ -231,7 +231,11 @@ export class ProfileStore extends DurableObject<Env> {
             event: EXPERIMENT_VIEWED,
             messageId: `exposure:${exposure.experienceId}:${exposure.variantId}:${key}`.slice(0, 255),
             ...(kind === "user" ? { userId: id } : { anonymousId: id }),
-            properties: { experiment_id: exposure.experienceId, variation_id: exposure.variantId },
+            properties: {
+              experiment_id: exposure.experienceId,
+              experiment_name: request.experiences.find((e) => e.id === exposure.experienceId)?.name,
+              variation_id: exposure.variantId,
+            },
             timestamp: new Date(request.now).toISOString(),
             receivedAt: new Date(request.now).toISOString(),
             context: {},
