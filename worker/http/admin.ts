@@ -15,10 +15,10 @@ import { verifyChain } from "../consent/ledger";
 import { eraseSubject, exportSubject } from "../privacy/subject";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
 import { createSite, listSites, publicSite, updateSite } from "../store/sites";
-import { jsonBody } from "./body";
+import { jsonBody, queryOf } from "./body";
 import { experienceRoutes } from "./experiences";
 import { segmentRoutes } from "./segments";
-import { ApiError, fromZodError } from "./errors";
+import { ApiError } from "./errors";
 
 export const admin = new Hono<AppEnv>();
 admin.use("*", adminAuth);
@@ -69,9 +69,8 @@ const lookupSchema = z
   .refine((q) => Boolean(q.userId) !== Boolean(q.anonymousId), { message: "pass exactly one of userId or anonymousId", path: ["userId"] });
 
 admin.get("/profiles/lookup", requireRole("viewer"), async (c) => {
-  const query = lookupSchema.safeParse(c.req.query());
-  if (!query.success) throw fromZodError(query.error);
-  const key = profileKey(c.get("admin").ws, query.data)!;
+  const query = queryOf(c.req.query(), lookupSchema);
+  const key = profileKey(c.get("admin").ws, query)!;
   const profile = await viewProfile(c.env.PROFILES, key);
   if (!profile) throw new ApiError(404, "not_found", `No profile ${key}.`);
   return c.json(profile);
@@ -82,33 +81,21 @@ const listSchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
+/** Rows of the token's workspace, and of one site when the query names it. */
+const inScope = (table: typeof events | typeof failedEvents, ws: string, siteId?: string) =>
+  and(eq(table.workspaceId, ws), siteId ? eq(table.siteId, siteId) : undefined);
+
 /** The newest archived events of the workspace (what the queue consumer wrote to D1). */
 admin.get("/events", requireRole("viewer"), async (c) => {
-  const query = listSchema.safeParse(c.req.query());
-  if (!query.success) throw fromZodError(query.error);
-  const { siteId, limit } = query.data;
-  const ws = c.get("admin").ws;
-  const rows = await drizzle(c.env.DB)
-    .select()
-    .from(events)
-    .where(siteId ? and(eq(events.workspaceId, ws), eq(events.siteId, siteId)) : eq(events.workspaceId, ws))
-    .orderBy(desc(events.receivedAt))
-    .limit(limit);
+  const { siteId, limit } = queryOf(c.req.query(), listSchema);
+  const rows = await drizzle(c.env.DB).select().from(events).where(inScope(events, c.get("admin").ws, siteId)).orderBy(desc(events.receivedAt)).limit(limit);
   return c.json({ events: rows.map(({ payload, ...row }) => ({ ...row, event: JSON.parse(payload) })) });
 });
 
 /** The newest refused events of the workspace, with the reason each was refused. */
 admin.get("/failed-events", requireRole("viewer"), async (c) => {
-  const query = listSchema.safeParse(c.req.query());
-  if (!query.success) throw fromZodError(query.error);
-  const { siteId, limit } = query.data;
-  const ws = c.get("admin").ws;
-  const rows = await drizzle(c.env.DB)
-    .select()
-    .from(failedEvents)
-    .where(siteId ? and(eq(failedEvents.workspaceId, ws), eq(failedEvents.siteId, siteId)) : eq(failedEvents.workspaceId, ws))
-    .orderBy(desc(failedEvents.receivedAt))
-    .limit(limit);
+  const { siteId, limit } = queryOf(c.req.query(), listSchema);
+  const rows = await drizzle(c.env.DB).select().from(failedEvents).where(inScope(failedEvents, c.get("admin").ws, siteId)).orderBy(desc(failedEvents.receivedAt)).limit(limit);
   return c.json({ failedEvents: rows });
 });
 
@@ -144,19 +131,17 @@ const ledgerRows = (db: D1Database, siteId: string) =>
 
 /** The consent ledger of a site, oldest first, as stored (hashes included so anyone can re-check). */
 admin.get("/consent/ledger", requireRole("viewer"), async (c) => {
-  const query = siteQuery.safeParse(c.req.query());
-  if (!query.success) throw fromZodError(query.error);
-  await ownSite(c, query.data.siteId);
-  const rows = await ledgerRows(c.env.DB, query.data.siteId);
+  const query = queryOf(c.req.query(), siteQuery);
+  await ownSite(c, query.siteId);
+  const rows = await ledgerRows(c.env.DB, query.siteId);
   return c.json({ entries: rows.map((row) => ({ ...row, at: row.at.toISOString(), signals: JSON.parse(row.signals), consent: JSON.parse(row.consent) })) });
 });
 
 /** Re-computes the ledger's hash chain: `{valid, entries, brokenAt?, reason?}`. */
 admin.get("/consent/ledger/verify", requireRole("viewer"), async (c) => {
-  const query = siteQuery.safeParse(c.req.query());
-  if (!query.success) throw fromZodError(query.error);
-  await ownSite(c, query.data.siteId);
-  const rows = await ledgerRows(c.env.DB, query.data.siteId);
+  const query = queryOf(c.req.query(), siteQuery);
+  await ownSite(c, query.siteId);
+  const rows = await ledgerRows(c.env.DB, query.siteId);
   return c.json(await verifyChain(rows.map((row) => ({ ...row, at: row.at.getTime() }))));
 });
 
@@ -167,9 +152,8 @@ const countsQuery = siteQuery.extend({
 
 /** Cookieless visitors' anonymous counts, per day, type and event name. */
 admin.get("/reports/cookieless", requireRole("viewer"), async (c) => {
-  const query = countsQuery.safeParse(c.req.query());
-  if (!query.success) throw fromZodError(query.error);
-  const { siteId, from, to } = query.data;
+  const query = queryOf(c.req.query(), countsQuery);
+  const { siteId, from, to } = query;
   await ownSite(c, siteId);
   const rows = await drizzle(c.env.DB)
     .select({ day: cookielessCounts.day, type: cookielessCounts.type, name: cookielessCounts.name, count: cookielessCounts.count })

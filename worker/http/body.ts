@@ -47,3 +47,10 @@ export async function jsonBody<S extends z.ZodType>(request: Request, schema: S,
   if (!result.success) throw fromZodError(result.error);
   return result.data;
 }
+
+/** Validates a request's query string, into the same 400 envelope as bodies. */
+export function queryOf<S extends z.ZodType>(query: Record<string, string>, schema: S): z.infer<S> {
+  const result = schema.safeParse(query);
+  if (!result.success) throw fromZodError(result.error);
+  return result.data;
+}

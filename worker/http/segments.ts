@@ -26,8 +26,8 @@ import {
   startBackfill,
   type SegmentRow,
 } from "../store/segments";
-import { jsonBody } from "./body";
-import { ApiError, fromZodError } from "./errors";
+import { jsonBody, queryOf } from "./body";
+import { ApiError } from "./errors";
 
 export const segmentRoutes = new Hono<AppEnv>();
 
@@ -143,12 +143,11 @@ const membersQuery = z.object({ after: z.string().max(600).optional(), limit: z.
 /** The members, in pages (`after` = the last profileKey of the previous page). */
 segmentRoutes.get("/:id/members", requireRole("viewer"), async (c) => {
   const row = await found(c);
-  const query = membersQuery.safeParse(c.req.query());
-  if (!query.success) throw fromZodError(query.error);
-  const members = await segmentMembers(c.env.DB, row.id, query.data.after, query.data.limit);
+  const query = queryOf(c.req.query(), membersQuery);
+  const members = await segmentMembers(c.env.DB, row.id, query.after, query.limit);
   return c.json({
     members: members.map((m) => ({ profileKey: m.profileKey, since: m.since.toISOString() })),
-    next: members.length === query.data.limit ? members.at(-1)!.profileKey : null,
+    next: members.length === query.limit ? members.at(-1)!.profileKey : null,
   });
 });
 
@@ -159,9 +158,8 @@ const subjectQuery = z
 /** Which clauses held for one profile now, with the values seen. */
 segmentRoutes.get("/:id/explain", requireRole("viewer"), async (c) => {
   const row = await found(c);
-  const query = subjectQuery.safeParse(c.req.query());
-  if (!query.success) throw fromZodError(query.error);
-  const key = await currentKey(c.env.PROFILES, profileKey(row.workspaceId, query.data)!);
+  const query = queryOf(c.req.query(), subjectQuery);
+  const key = await currentKey(c.env.PROFILES, profileKey(row.workspaceId, query)!);
   // The explanation holds the values seen (unknown JSON), which RPC typing cannot name.
   const explanation = (await profileStub(c.env.PROFILES, key).explainRule(ruleOf(row))) as unknown as Explanation | null;
   if (!explanation) throw new ApiError(404, "not_found", `No profile ${key}.`);
