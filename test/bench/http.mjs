@@ -5,7 +5,7 @@
  *   userId per request) and one hot profile (one userId); the baseline is measured before and after
  *   the collection runs and averaged, so drift in the machine cancels out;
  * - batch ingest events/s at batch sizes 1, 20 and 100 (one visitor per request, as the tag sends);
- * - decide latency p50/p99 at 32 clients, once `POST /v1/decide` exists.
+ * (decide latency and the edge route are measured on a wrangler dev of their own: decide.mjs, edge.mjs.)
  * Between runs the queue consumer is let catch up (see `drain`), and how long that took is kept.
  */
 import autocannon from "autocannon";
@@ -13,7 +13,6 @@ import autocannon from "autocannon";
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 export const RATIO_TARGET = 0.5;
-export const DECIDE_P99_TARGET_MS = 10;
 
 let sequence = 0;
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
@@ -29,33 +28,38 @@ export const trackEvent = (userId) => ({
 });
 
 /**
- * One autocannon run; `body()` makes each request's body. Returns rates from 2xx answers only, so
- * errors never count as throughput; non-2xx and socket errors are reported next to them.
+ * One autocannon run; `body()` makes each request's body (a POST of JSON), or with `body` null the
+ * request has none (`method` GET, say). Returns rates from 2xx answers only, so errors never count
+ * as throughput; non-2xx and socket errors are reported next to them.
  */
-export async function load(url, path, headers, body, { seconds = SECONDS, connections = CONNECTIONS } = {}) {
+export async function load(url, path, headers, body, { seconds = SECONDS, connections = CONNECTIONS, method = "POST" } = {}) {
   const result = await autocannon({
     url: `${url}${path}`,
     connections,
     duration: seconds,
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    requests: [
-      {
-        setupRequest(request) {
-          request.body = JSON.stringify(body());
-          return request;
-        },
-      },
-    ],
+    method,
+    headers: body ? { "content-type": "application/json", ...headers } : headers,
+    requests: body
+      ? [
+          {
+            setupRequest(request) {
+              request.body = JSON.stringify(body());
+              return request;
+            },
+          },
+        ]
+      : undefined,
   });
   return {
     path,
+    connections,
     seconds: result.duration,
     ok: result["2xx"],
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     rps: result["2xx"] / result.duration,
-    latency: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    bytesPerSec: result.throughput.average,
+    latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, mean: result.latency.mean, max: result.latency.max },
   };
 }
 
@@ -82,7 +86,7 @@ export async function drain(dev, timeoutMs = 180_000) {
   return null;
 }
 
-const basic = (key) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
+export const basic = (key) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
 
 /** Every autocannon figure, in one run against `dev` (see lib/wrangler-dev.mjs). */
 export async function benchHttp(dev, log = console.error) {
@@ -118,18 +122,6 @@ export async function benchHttp(dev, log = console.error) {
     batches.push({ size, ...result, eventsPerSec: result.rps * size, drainSeconds: await drain(dev) });
   }
 
-  let decide = { built: false, note: "not built (issue 5)" };
-  const probe = await fetch(`${dev.url}/v1/decide`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...auth },
-    body: JSON.stringify({ slots: ["hero"], userId: "u-hot" }),
-  });
-  await probe.arrayBuffer();
-  if (probe.status !== 404) {
-    const result = await step("POST /v1/decide", "/v1/decide", auth, () => ({ slots: ["hero"], userId: `u-${nextId()}` }));
-    decide = { built: true, status: probe.status, ...result };
-  }
-
   return {
     connections: CONNECTIONS,
     seconds: SECONDS,
@@ -139,6 +131,5 @@ export async function benchHttp(dev, log = console.error) {
     ratioTarget: RATIO_TARGET,
     drains,
     batches,
-    decide,
   };
 }

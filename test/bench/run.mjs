@@ -4,14 +4,18 @@
  * test/bench/results/latest.json (gitignored) and ends with a markdown table for the README.
  *
  * Env: BENCH_SECONDS (per autocannon run, default 10), BENCH_CONNECTIONS (default 32),
- * BENCH_SKIP_PEERS=1 (tag size of Cohort only), BENCH_KEEP=1 (keep wrangler's state and log).
+ * BENCH_SKIP_PEERS=1 (tag size of Cohort only), BENCH_KEEP=1 (keep wrangler's state and log),
+ * BENCH_DECIDE_USERS (profiles decided for, default 500).
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { benchBundle } from "./bundle.mjs";
-import { benchHttp, CONNECTIONS, DECIDE_P99_TARGET_MS, RATIO_TARGET } from "./http.mjs";
+import { execFileSync } from "node:child_process";
+import { benchDecide, createDecisions, DECIDE_P99_TARGET_MS, warmProfiles } from "./decide.mjs";
+import { benchEdge, startOrigin } from "./edge.mjs";
+import { benchHttp, CONNECTIONS, RATIO_TARGET } from "./http.mjs";
 import { root, startDev } from "./lib/wrangler-dev.mjs";
 import { benchTagSize } from "./tag-size.mjs";
 
@@ -22,6 +26,13 @@ const rows = [];
 /** One row of the table: figure, value, target, and pass / miss / info. */
 const row = (figure, value, target = "", verdict = "") => rows.push({ figure, value, target, verdict });
 const verdict = (ok) => (ok ? "pass" : "MISS");
+function git(args) {
+  try {
+    return execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
+  } catch {
+    return "";
+  }
+}
 
 const machine = {
   cores: cpus().length,
@@ -31,6 +42,9 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
   // Other work on the machine skews the absolute figures (the ratios less so): shown, not hidden.
   loadBefore: loadavg().map((n) => n.toFixed(2)).join(" "),
+  commit: git(["rev-parse", "--short", "HEAD"]),
+  // Uncommitted changes to what the Worker runs from are measured too: say so.
+  dirty: git(["status", "--porcelain", "--", "worker", "wrangler.toml", "migrations", "public"]) !== "",
 };
 const results = { at: new Date().toISOString(), machine };
 log(`Cohort bench on ${machine.cores} cores (${machine.cpu}), Node ${machine.node}`);
@@ -71,11 +85,6 @@ try {
   for (const b of h.batches) {
     row(`POST /v1/batch × ${b.size}, events/s`, `${int(b.eventsPerSec)} (${int(b.rps)} req/s, p99 ${b.latency.p99} ms, queue drained ${b.drainSeconds ?? "?"} s later${errs(b)})`, "", b.non2xx + b.errors > 0 ? "MISS" : "info");
   }
-  if (h.decide.built) {
-    row(`POST /v1/decide, p50 / p99 at ${CONNECTIONS} clients`, `${h.decide.latency.p50} / ${h.decide.latency.p99} ms${errs(h.decide)}`, `p99 ≤ ${DECIDE_P99_TARGET_MS} ms`, verdict(h.decide.latency.p99 <= DECIDE_P99_TARGET_MS && h.decide.non2xx === 0));
-  } else {
-    row(`POST /v1/decide, p50 / p99 at ${CONNECTIONS} clients`, h.decide.note, `p99 ≤ ${DECIDE_P99_TARGET_MS} ms`, "n/a");
-  }
 } catch (error) {
   results.http = { error: String(error.stack ?? error) };
   log(error);
@@ -84,7 +93,59 @@ try {
   await dev?.stop();
 }
 
-// 4. Segment rule evaluation (test/bench/segments.mjs, owned by the segments work).
+// 4. Decide latency and the edge route, on a wrangler dev of their own in front of a local origin.
+log("decide and edge: starting a local origin and wrangler dev with EDGE_ORIGIN (fresh state)");
+let origin;
+dev = undefined;
+try {
+  origin = await startOrigin();
+  dev = await startDev({ keep: Boolean(process.env.BENCH_KEEP), vars: { EDGE_ORIGIN: origin.url } });
+  results.decisions = { ids: await createDecisions(dev) };
+  results.decisions.warm = await warmProfiles(dev, log);
+  results.decide = await benchDecide(dev, log);
+  const d = results.decide;
+  const errs = (r) => (r.non2xx + r.errors > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : "");
+  const lat = (r) => `${r.latency.p50} / ${r.latency.p99} ms`;
+  const warm = results.decisions.warm;
+  const shows = (decisions) => Object.keys(decisions ?? {}).join(" + ") || "nothing";
+  row(
+    `POST /v1/decide (hero by segment, banner by context), p50 / p99 at ${d.decide.connections} clients`,
+    `${lat(d.decide)}, ${int(d.decide.rps)} req/s${errs(d.decide)}`,
+    `p99 ≤ ${DECIDE_P99_TARGET_MS} ms`,
+    verdict(d.decide.latency.p99 <= DECIDE_P99_TARGET_MS && d.decide.non2xx + d.decide.errors === 0),
+  );
+  row("POST /v1/decide, p50 / p99 at 1 client", `${lat(d.single)}, ${int(d.single.rps)} req/s${errs(d.single)}`, "", "info");
+  row(`POST /healthz (empty route) on the same wrangler dev, p50 / p99 at ${d.empty.connections} clients`, `${lat(d.empty)}, ${int(d.empty.rps)} req/s`, "", "info");
+  row("decide answers (segment member / non-member)", `${shows(warm.member)} / ${shows(warm.nonMember)} (${d.users} profiles)`, "hero + banner / banner", verdict(shows(warm.member) === "hero + banner" && shows(warm.nonMember) === "banner"));
+
+  log("edge: 100 KB page, direct and through the Worker");
+  results.edge = await benchEdge(dev, origin, log);
+  const e = results.edge;
+  const page = kb(e.pageBytes["/slots.html"]);
+  const get = (r) => `${int(r.rps)} req/s, ${lat(r)}${errs(r)}`;
+  const c = e.checks;
+  const works = c.personalised.slotsDone === 3 && c.personalised.tagInjected && c.tagOnly.tagInjected && c.passThrough.identical;
+  row(`GET ${page} page from the origin directly (no Worker)`, get(e.direct), "baseline", "info");
+  row(`GET ${page} page via Worker, 3 slots personalised + tag`, get(e.personalised), "", works ? "info" : "MISS");
+  row(`GET ${page} page via Worker, no slots (tag injected)`, get(e.tagOnly), "", "info");
+  row(`GET ${page} text/plain via Worker (pass-through)`, get(e.passThrough), "", "info");
+  row(
+    "edge personalisation, added p50 / p99 vs pass-through",
+    `${e.added.p50} / ${e.added.p99} ms at ${e.personalised.connections} clients; ${e.added.singleP50} / ${e.added.singleP99} ms at 1 client (${lat(e.personalisedSingle)} vs ${lat(e.passThroughSingle)})`,
+    "",
+    "info",
+  );
+} catch (error) {
+  results.decide ??= { error: String(error.stack ?? error) };
+  results.edge ??= { error: String(error.stack ?? error) };
+  log(error);
+  row("decide / edge figures (wrangler dev)", "error (see latest.json)", "", "MISS");
+} finally {
+  await dev?.stop();
+  await origin?.stop();
+}
+
+// 5. Segment rule evaluation (test/bench/segments.mjs, owned by the segments work).
 const segmentsFile = join(root, "test/bench/segments.mjs");
 if (existsSync(segmentsFile)) {
   log("segments: rule evaluation vs GrowthBook and json-logic-js");
@@ -120,14 +181,15 @@ const headers = ["figure", "value", "target", ""];
 const cells = rows.map((r) => [r.figure, r.value, r.target, r.verdict]);
 const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => String(c[i]).length)));
 const line = (c) => c.map((v, i) => String(v).padEnd(widths[i])).join("  ");
-console.log(`\nCohort bench — ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadBefore} → ${machine.loadAfter}, ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run\n`);
+const at = `${machine.commit}${machine.dirty ? " + uncommitted Worker changes" : ""}`;
+console.log(`\nCohort bench (${at}) — ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadBefore} → ${machine.loadAfter}, ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run\n`);
 console.log(line(headers));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const c of cells) console.log(line(c));
 
 // The same, as markdown for the README's performance section.
 const md = [
-  `Measured ${results.at.slice(0, 10)} on ${machine.cores} cores (${machine.cpu}, load average ${machine.loadBefore} → ${machine.loadAfter}), Node ${machine.node}, \`wrangler dev\` local; ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run (autocannon).`,
+  `Measured ${results.at.slice(0, 10)} at ${at} on ${machine.cores} cores (${machine.cpu}, load average ${machine.loadBefore} → ${machine.loadAfter}), Node ${machine.node}, \`wrangler dev\` local; ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run (autocannon).`,
   "",
   "| figure | value | target | |",
   "| --- | --- | --- | --- |",

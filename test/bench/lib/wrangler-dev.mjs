@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,9 +19,21 @@ const wranglerBin = join(root, "node_modules/wrangler/bin/wrangler.js");
 const env = { ...process.env, ...offlineEnv, CI: "true", NO_COLOR: "1" };
 
 /** Runs wrangler with this Node (the project's Node 22), in its own process group. */
-export function wrangler(args, log) {
+export function wrangler(args, log, cwd = root) {
   const out = log ? openSync(log, "a") : "ignore";
-  return spawn(process.execPath, [wranglerBin, ...args], { cwd: root, env, stdio: ["ignore", out, out], detached: true });
+  return spawn(process.execPath, [wranglerBin, ...args], { cwd, env, stdio: ["ignore", out, out], detached: true });
+}
+
+/** What `wrangler dev` reads from the checkout (node_modules is linked, not copied). */
+const SNAPSHOT_PATHS = ["wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts", "worker", "public", "migrations"];
+
+/** A copy of the Worker's sources in `dir`/app, for a `wrangler dev` no edit in the tree restarts. */
+export function snapshotApp(dir) {
+  const app = join(dir, "app");
+  mkdirSync(app);
+  for (const path of SNAPSHOT_PATHS) if (existsSync(join(root, path))) cpSync(join(root, path), join(app, path), { recursive: true });
+  symlinkSync(join(root, "node_modules"), join(app, "node_modules"), "dir");
+  return app;
 }
 
 export function exited(child) {
@@ -97,9 +109,17 @@ export function groupRss(child) {
 
 /**
  * Starts wrangler dev and creates a site. Returns {url, writeKey, secretKey, adminToken, child,
- * dir, log, stop()}. `keep` leaves the state and log in place (for a look after a failure).
+ * dir, log, stop()}. `keep` leaves the state and log in place (for a look after a failure). `vars`
+ * are extra Worker vars, each passed as `--var NAME:value` (wrangler splits at the first colon, so
+ * a URL value is fine), e.g. `{ EDGE_ORIGIN: "http://127.0.0.1:8080" }`.
+ *
+ * With `snapshot` (the default) wrangler runs in a copy of the Worker's sources (`snapshotApp`):
+ * wrangler dev watches the sources and restarts the Worker when one changes ("Your worker
+ * restarted mid-request"), so without it an edit made in the checkout during a run (other work in
+ * the same tree) would fail requests and skew the figures. The bench measures the tree as it was
+ * when wrangler dev started.
  */
-export async function startDev({ keep = false } = {}) {
+export async function startDev({ keep = false, vars = {}, snapshot = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "cohort-bench-"));
   const log = join(dir, "wrangler.log");
   let dev;
@@ -114,7 +134,8 @@ export async function startDev({ keep = false } = {}) {
   };
   const onExit = () => dev && killGroup(dev, "SIGKILL");
   try {
-    const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], log);
+    const cwd = snapshot ? snapshotApp(dir) : root;
+    const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], log, cwd);
     const code = await exited(migrate);
     if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (${code}):\n${readFileSync(log, "utf8")}`);
 
@@ -129,10 +150,12 @@ export async function startDev({ keep = false } = {}) {
         "--persist-to", dir,
         "--var", `COOKIE_SECRET:${randomBytes(32).toString("base64url")}`,
         "--var", `ADMIN_JWT_SECRET:${adminSecret}`,
+        ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
         "--show-interactive-dev-session=false",
         "--log-level", "warn",
       ],
       log,
+      cwd,
     );
     process.once("exit", onExit);
     const url = `http://127.0.0.1:${port}`;
