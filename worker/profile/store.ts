@@ -12,7 +12,7 @@ import { stripTouch, withConsent } from "../consent/enforce";
 import { mayProfile, PURPOSES, type ConsentPolicy, type ConsentState } from "../consent/purposes";
 import { combineExplicit, resolveConsent, samePurposes, type ConsentSignals, type ExplicitChoice } from "../consent/resolve";
 import type { ProfileKey } from "../identity/keys";
-import { membershipMessages } from "../pipeline/messages";
+import { membershipMessages, type PipelineMessage } from "../pipeline/messages";
 import { audienceMatcher, contextOnlyInput } from "../decisions/audience";
 import { decide, decideWithoutProfile, type DecideResult } from "../decisions/choose";
 import type { StoredExperience } from "../decisions/schema";
@@ -378,14 +378,26 @@ export class ProfileStore extends DurableObject<Env> {
       this.sql.exec(SCHEMA);
       return;
     }
+    // Changes found by an earlier run whose send failed go first (that run threw, so it is retried).
+    await this.flushOutbox();
     const edge = this.number("edge_at");
     const segments = this.json<SegmentDef[]>("segments");
     if (edge !== undefined && segments && Date.now() >= edge) {
       this.sql.exec("DELETE FROM meta WHERE name = 'edge_at'");
       const changes = this.refreshSegments(segments, edge);
-      if (changes.length > 0) await this.env.EVENTS.sendBatch(membershipMessages(this.meta("key")!, this.meta("site_id") ?? "", changes).map((body) => ({ body, contentType: "json" as const })));
+      // Written with the memberships (no await in between), so a failed send loses nothing.
+      if (changes.length > 0) this.setMeta("outbox", JSON.stringify(membershipMessages(this.meta("key")!, this.meta("site_id") ?? "", changes)));
+      await this.flushOutbox();
     }
     this.scheduleAlarm();
+  }
+
+  /** Sends the alarm's pending queue messages; throws (and keeps them) when the queue refuses. */
+  private async flushOutbox(): Promise<void> {
+    const outbox = this.json<PipelineMessage[]>("outbox");
+    if (!outbox?.length) return;
+    await this.env.EVENTS.sendBatch(outbox.map((body) => ({ body, contentType: "json" as const })));
+    this.sql.exec("DELETE FROM meta WHERE name = 'outbox'");
   }
 
   /** The profile, or null when nothing is held (never seen, cookieless, merged away or erased). */
