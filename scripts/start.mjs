@@ -27,6 +27,20 @@ const demo = existsSync(demoFile)
   : { writeKey: `wk_${randomBytes(12).toString("hex")}`, secretKey: `sk_${randomBytes(24).toString("hex")}` };
 writeFileSync(demoFile, JSON.stringify(demo, null, 2));
 
+// A demo audience and what it sees: the shop's hero line changes for visitors who look at shoes.
+const demoSegment = {
+  version: 1,
+  rule: { event: "Product Viewed", where: [{ property: "category", op: "eq", value: "shoes" }], within: "7d", count: { op: "gte", value: 2 } },
+};
+const demoExperience = {
+  name: "Shoe fans hero",
+  slot: "hero",
+  status: "live",
+  priority: 10,
+  holdout: 0,
+  audience: { segment: "seg_demo_shoes" },
+  variants: [{ id: "a", weight: 1, content: { text: "Back for the Trail Runner, {{trait.name|friend}}? Shoes ship free this week." } }],
+};
 const quote = (value) => `'${String(value).replaceAll("'", "''")}'`;
 const origins = JSON.stringify([`http://localhost:${port}`, `http://127.0.0.1:${port}`]);
 const secretHash = createHash("sha256").update(demo.secretKey).digest("hex");
@@ -39,7 +53,11 @@ run(wrangler, [
   `INSERT INTO workspaces (id, name) VALUES ('demo', 'Demo workspace') ON CONFLICT (id) DO NOTHING;
    INSERT INTO sites (id, workspace_id, name, write_key, secret_key_hash, origins, enabled)
    VALUES ('site_demo', 'demo', 'Demo shop', ${quote(demo.writeKey)}, ${quote(secretHash)}, ${quote(origins)}, 1)
-   ON CONFLICT (id) DO UPDATE SET write_key = excluded.write_key, secret_key_hash = excluded.secret_key_hash, origins = excluded.origins, enabled = 1;`,
+   ON CONFLICT (id) DO UPDATE SET write_key = excluded.write_key, secret_key_hash = excluded.secret_key_hash, origins = excluded.origins, enabled = 1;
+   INSERT INTO segments (id, workspace_id, name, description, rule) VALUES ('seg_demo_shoes', 'demo', 'Shoe fans',
+     'Viewed shoes at least twice in 7 days', ${quote(JSON.stringify(demoSegment))}) ON CONFLICT (id) DO NOTHING;
+   INSERT INTO experiences (id, workspace_id, slot, body) VALUES ('exp_demo_hero', 'demo', 'hero', ${quote(JSON.stringify(demoExperience))})
+     ON CONFLICT (id) DO NOTHING;`,
 ]);
 
 const token = await signAdminToken(secrets.ADMIN_JWT_SECRET, { role: "admin", workspace: "demo" });

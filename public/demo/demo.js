@@ -26,7 +26,16 @@
     if (!button) return;
     var p = product(button);
     var action = button.dataset.action;
-    if (action === "view") send("track", "Product Viewed", p);
+    if (action === "view") {
+      send("track", "Product Viewed", p);
+      // Ask again after the event: the decision reflects the segment it may have completed.
+      setTimeout(function () {
+        send("decide", ["hero"], function (decisions) {
+          var hero = decisions && decisions.hero;
+          if (hero && hero.content && typeof hero.content.text === "string") $("hero-slot").textContent = hero.content.text;
+        });
+      }, 400);
+    }
     if (action === "add") {
       send("track", "Product Added", Object.assign({ quantity: 1 }, p));
       $("cart-count").textContent = String(++cart);
