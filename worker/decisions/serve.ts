@@ -8,7 +8,6 @@ import { normalise } from "../collect/normalise";
 import type { WireDecisions } from "../collect/wire";
 import { profileStub, type ProfileKey } from "../identity/keys";
 import type { PipelineMessage } from "../pipeline/messages";
-import { currentKey } from "../profile/profiles";
 import type { ProfileDecision } from "../profile/store";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { liveExperiences } from "../store/experiences";
@@ -48,9 +47,16 @@ export async function decideFor(env: Pick<Env, "DB" | "PROFILES">, request: Deci
   if (experiences.length === 0) return { decisions: {}, messages: [] };
   const base = { experiences, slots: request.slots, context: request.context, now: Date.now(), requestKey: crypto.randomUUID() };
   if (!request.key) return { decisions: decideWithoutProfile(base).decisions, messages: [] };
-  const key = await currentKey(env.PROFILES, request.key);
-  // Decisions carry JSON content (unknown), which RPC typing cannot name: the shape is ProfileDecision.
-  const result = (await profileStub(env.PROFILES, key).decide(base)) as unknown as ProfileDecision;
+  // One call to the profile; a merged one names its target (followed a few hops at most).
+  let key = request.key;
+  let result: ProfileDecision | undefined;
+  for (let hop = 0; hop < 4; hop++) {
+    // Decisions carry JSON content (unknown), which RPC typing cannot name: the shape is ProfileDecision.
+    result = (await profileStub(env.PROFILES, key).decide(base)) as unknown as ProfileDecision;
+    if (!result.forwardedTo) break;
+    key = result.forwardedTo;
+  }
+  if (!result || result.forwardedTo) return { decisions: {}, messages: [] };
   const messages: PipelineMessage[] = result.exposureEvents.map((event) => ({
     kind: "event",
     workspaceId: request.site.workspaceId,

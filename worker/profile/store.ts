@@ -19,7 +19,7 @@ import type { StoredExperience } from "../decisions/schema";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
 import { countersToAdd, type ProfileSnapshot } from "./merge";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
-import { explain, segmentContextOf, segmentEventOf, compileRule, type Explanation, type Rule, type SegmentContext, type SegmentInput } from "../segments";
+import { explain, segmentContextOf, segmentEventOf, compileRule, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
 
 /** How many recent events a profile keeps (segment windows will widen this, DESIGN.md §3). */
 export const RECENT_EVENTS = 200;
@@ -53,7 +53,11 @@ export interface ProfileDecideRequest {
   requestKey: string;
 }
 
-export type ProfileDecision = DecideResult & { exposureEvents: CollectedEvent[] };
+export type ProfileDecision = DecideResult & {
+  exposureEvents: CollectedEvent[];
+  /** This profile was merged: decide on the target instead. */
+  forwardedTo?: ProfileKey;
+};
 
 /** A segment entered or left, at the exact time it happened. */
 export interface MembershipChange {
@@ -125,6 +129,11 @@ export class ProfileStore extends DurableObject<Env> {
   private sincePrune = PRUNE_EVERY;
   /** The alarm time last set by this instance. */
   private alarmAt?: number;
+  /**
+   * The stored events as rules see them, kept in memory between calls (parsed once, appended as
+   * events arrive, dropped whenever the table is pruned or rewritten).
+   */
+  private segmentEvents?: SegmentEvent[];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -172,14 +181,21 @@ export class ProfileStore extends DurableObject<Env> {
       if (this.sincePrune >= PRUNE_EVERY) this.prune();
     });
     let membershipChanges: MembershipChange[] = [];
-    if (request.segments) {
+    // Segments are evaluated when the workspace has some (or this profile is still in one of a
+    // segment since deleted); with none, nothing is read back.
+    const segments = request.segments ?? [];
+    const evaluate = segments.length > 0 || this.memberOf().length > 0;
+    if (evaluate) {
       const last = events.at(-1);
       if (last) this.setMeta("context", JSON.stringify(segmentContextOf(last.context)));
-      this.setMeta("segments", JSON.stringify(request.segments));
-      this.setMeta("history_ms", String(historyNeeded(request.segments)));
-      membershipChanges = this.refreshSegments(request.segments, Date.now());
+      const definitions = JSON.stringify(segments);
+      if (this.meta("segments") !== definitions) {
+        this.setMeta("segments", definitions);
+        this.setMeta("history_ms", String(historyNeeded(segments)));
+      }
+      membershipChanges = this.refreshSegments(segments, Date.now());
     }
-    if (applied > 0 || request.segments) this.scheduleAlarm();
+    if (applied > 0 || evaluate) this.scheduleAlarm();
     return { ...base, applied, duplicates: events.length - applied, membershipChanges, segments: this.memberOf() };
   }
 
@@ -203,6 +219,8 @@ export class ProfileStore extends DurableObject<Env> {
    * archive. Without personalisation consent the profile is not used (contextual decisions only).
    */
   decide(request: ProfileDecideRequest): ProfileDecision {
+    const target = this.meta("merged_into");
+    if (target) return { decisions: {}, exposures: [], assignments: {}, exposureEvents: [], forwardedTo: target as ProfileKey };
     const key = this.meta("key");
     const consent = this.json<ConsentState>("consent");
     if (!key || this.meta("erased") || this.meta("merged_into") || !consent || !mayProfile(consent)) {
@@ -327,6 +345,7 @@ export class ProfileStore extends DurableObject<Env> {
       for (const i of [...snapshot.identities, { kind: "anonymousId", value: snapshot.key.split(":anon:")[1] ?? "" }]) {
         if (i.value) this.sql.exec("INSERT INTO identities (kind, value, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", i.kind, i.value, Date.now());
       }
+      this.segmentEvents = undefined;
       for (const e of snapshot.events) this.sql.exec("INSERT INTO events (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", e.messageId, e.at, e.body);
       for (const c of snapshot.campaigns) this.sql.exec("INSERT INTO campaigns (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", c.messageId, c.at, c.body);
       if (snapshot.firstSeen !== undefined && snapshot.firstSeen < (this.number("first_seen") ?? Infinity)) this.setMeta("first_seen", String(snapshot.firstSeen));
@@ -359,6 +378,7 @@ export class ProfileStore extends DurableObject<Env> {
    */
   async erase(): Promise<void> {
     this.alarmAt = undefined;
+    this.segmentEvents = undefined;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.sql.exec(SCHEMA);
@@ -374,6 +394,7 @@ export class ProfileStore extends DurableObject<Env> {
     this.alarmAt = undefined;
     const expires = this.expiresAt();
     if (expires !== undefined && Date.now() >= expires) {
+      this.segmentEvents = undefined;
       await this.ctx.storage.deleteAll();
       this.sql.exec(SCHEMA);
       return;
@@ -450,12 +471,15 @@ export class ProfileStore extends DurableObject<Env> {
       this.sql.exec("INSERT INTO campaigns (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", event.messageId, effects.at, JSON.stringify(effects.campaign));
     }
     this.sql.exec("INSERT INTO events (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", event.messageId, effects.at, JSON.stringify(effects.recent));
+    const forRules = segmentEventOf(effects.recent);
+    if (forRules) this.segmentEvents?.push(forRules);
     if (effects.at < (this.number("first_seen") ?? Infinity)) this.setMeta("first_seen", String(effects.at));
     if (effects.at > (this.number("last_seen") ?? -Infinity)) this.setMeta("last_seen", String(effects.at));
   }
 
   /** Drops everything that identifies or describes the visitor; consent and pointers stay. */
   private forgetData(): void {
+    this.segmentEvents = undefined;
     for (const table of DATA_TABLES) this.sql.exec(`DELETE FROM ${table}`);
     for (const name of ["key", "first_seen", "last_seen"]) this.sql.exec("DELETE FROM meta WHERE name = ?", name);
   }
@@ -470,6 +494,7 @@ export class ProfileStore extends DurableObject<Env> {
   /** Keeps the recent-event list, campaign touches and the dedupe memory bounded. */
   private prune(): void {
     this.sincePrune = 0;
+    this.segmentEvents = undefined;
     // Events stay while a segment's window may need them (at least the newest RECENT_EVENTS,
     // at most MAX_EVENTS).
     const history = this.number("history_ms") ?? 0;
@@ -507,10 +532,11 @@ export class ProfileStore extends DurableObject<Env> {
 
   /** The profile as rules see it, with the last request's context. */
   private segmentInput(): SegmentInput {
-    const events = this.sql
+    this.segmentEvents ??= this.sql
       .exec<{ body: string }>("SELECT body FROM events")
       .toArray()
       .flatMap((row) => segmentEventOf(JSON.parse(row.body) as RecentEvent) ?? []);
+    const events = this.segmentEvents;
     const consent = this.json<ConsentState>("consent");
     return {
       traits: Object.fromEntries(this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM traits").toArray().map((r) => [r.name, JSON.parse(r.value)])),

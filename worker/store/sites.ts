@@ -43,6 +43,7 @@ export async function findSiteByKey(db: D1Database, key: string): Promise<Site |
 /** Drops cached lookups of a site after it changed (this isolate; others expire on their own). */
 export function forgetSite(site: Pick<Site, "id">): void {
   for (const [key, entry] of cache) if (entry.site?.id === site.id) cache.delete(key);
+  byOrigin.clear();
 }
 
 /**
@@ -90,6 +91,7 @@ export async function createSite(db: D1Database, workspaceId: string, input: New
     ...(input.policyVersion ? { policyVersion: input.policyVersion } : {}),
     ...(input.retentionDays ? { retentionDays: input.retentionDays } : {}),
   };
+  byOrigin.clear();
   const [, [site]] = await d.batch([
     d.insert(workspaces).values({ id: workspaceId, name: workspaceId }).onConflictDoNothing(),
     d.insert(sites).values(values).returning(),
@@ -116,10 +118,19 @@ export async function updateSite(
   return site;
 }
 
-/** The site whose allowed origins include `origin` (the demo page picks its write key this way). */
+const byOrigin = new Map<string, { site: Site | undefined; expires: number }>();
+
+/**
+ * The site whose allowed origins include `origin` (the demo page and the edge route pick their
+ * site this way), cached per isolate like key lookups.
+ */
 export async function findSiteForOrigin(db: D1Database, origin: string): Promise<Site | undefined> {
+  const hit = byOrigin.get(origin);
+  if (hit && hit.expires > Date.now()) return hit.site;
   const all = await drizzle(db).select().from(sites).where(eq(sites.enabled, true)).orderBy(asc(sites.createdAt)).limit(100);
-  return all.find((site) => originAllowed(origin, site.origins));
+  const site = all.find((s) => originAllowed(origin, s.origins));
+  byOrigin.set(origin, { site, expires: Date.now() + SITE_CACHE_MS });
+  return site;
 }
 
 /** What the admin API shows of a site: everything but the secret key's hash. */
