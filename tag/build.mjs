@@ -6,21 +6,16 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { TAG_BUILD_OPTIONS } from "./build-options.mjs";
 
 const root = new URL("../", import.meta.url);
 const out = new URL("public/", root);
 const { version } = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
 
 const result = await build({
+  ...TAG_BUILD_OPTIONS,
   entryPoints: [fileURLToPath(new URL("tag/src/index.ts", root))],
-  bundle: true,
-  minify: true,
-  format: "iife",
-  target: "es2020",
-  platform: "browser",
-  legalComments: "none",
   define: { __VERSION__: JSON.stringify(version) },
-  write: false,
   logLevel: "warning",
 });
 const code = result.outputFiles[0].contents;

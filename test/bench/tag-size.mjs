@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { TAG_BUILD_OPTIONS } from "../../tag/build-options.mjs";
 import { root } from "./lib/wrangler-dev.mjs";
 
 export const TAG_BUDGET = 3000;
@@ -35,14 +36,8 @@ async function bundlePeer(name) {
   const version = JSON.parse(readFileSync(join(peersDir, "node_modules", name, "package.json"), "utf8")).version;
   const result = await build({
     stdin: { contents: `import * as peer from ${JSON.stringify(name)};\nglobalThis.__peer = peer;\n`, resolveDir: peersDir, loader: "js" },
-    bundle: true,
-    minify: true,
-    format: "iife",
-    target: "es2020",
-    platform: "browser",
-    legalComments: "none",
+    ...TAG_BUILD_OPTIONS,
     define: { "process.env.NODE_ENV": '"production"' },
-    write: false,
     logLevel: "silent",
   });
   const code = result.outputFiles[0].contents;

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
+import { devArgs } from "../../scripts/lib/offline.mjs";
 import { signAdminToken } from "../../scripts/lib/token.mjs";
 import { startCustomerSite } from "./customer-site";
 import { startProxy } from "./proxy";
@@ -117,20 +118,15 @@ export default async function setup(project: TestProject) {
     const customerPort = await freePort();
     const adminSecret = randomBytes(32).toString("base64url");
     const dev = wrangler(
-      [
-        "dev",
-        "--port", String(port),
-        "--ip", "127.0.0.1",
-        "--inspector-port", String(await freePort()),
-        "--persist-to", dir,
-        "--var", `COOKIE_SECRET:${randomBytes(32).toString("base64url")}`,
-        "--var", `ADMIN_JWT_SECRET:${adminSecret}`,
-        "--var", "DEMO:true",
+      devArgs({
+        port,
+        inspectorPort: await freePort(),
+        persistTo: dir,
+        cookieSecret: randomBytes(32).toString("base64url"),
+        adminSecret,
         // The customer's site is also the origin behind Cohort's edge route (/shop/… pages).
-        "--var", `EDGE_ORIGIN:http://127.0.0.1:${customerPort}`,
-        "--show-interactive-dev-session=false",
-        "--log-level", "warn",
-      ],
+        vars: { DEMO: "true", EDGE_ORIGIN: `http://127.0.0.1:${customerPort}` },
+      }),
       log,
     );
     // If vitest dies without running the teardown, do not leave a wrangler (and workerd) behind.

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { offlineEnv } from "../../../scripts/lib/offline.mjs";
+import { devArgs, offlineEnv } from "../../../scripts/lib/offline.mjs";
 import { signAdminToken } from "../../../scripts/lib/token.mjs";
 
 export const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -142,18 +142,14 @@ export async function startDev({ keep = false, vars = {}, snapshot = true } = {}
     const port = await freePort();
     const adminSecret = randomBytes(32).toString("base64url");
     dev = wrangler(
-      [
-        "dev",
-        "--port", String(port),
-        "--ip", "127.0.0.1",
-        "--inspector-port", String(await freePort()),
-        "--persist-to", dir,
-        "--var", `COOKIE_SECRET:${randomBytes(32).toString("base64url")}`,
-        "--var", `ADMIN_JWT_SECRET:${adminSecret}`,
-        ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
-        "--show-interactive-dev-session=false",
-        "--log-level", "warn",
-      ],
+      devArgs({
+        port,
+        inspectorPort: await freePort(),
+        persistTo: dir,
+        cookieSecret: randomBytes(32).toString("base64url"),
+        adminSecret,
+        vars,
+      }),
       log,
       cwd,
     );
