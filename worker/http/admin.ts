@@ -35,7 +35,7 @@ const cookieDomain = z
   .regex(/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, "must be a domain like example.com");
 const consentDefaults = z.partialRecord(z.enum(PURPOSES), z.boolean());
 
-const newSiteSchema = z.object({
+export const newSiteSchema = z.object({
   name: z.string().trim().min(1).max(120),
   origins: z.array(origin).min(1, "a site needs at least one allowed origin").max(50),
   cookieDomain: cookieDomain.nullish(),
@@ -44,7 +44,7 @@ const newSiteSchema = z.object({
   policyVersion: z.string().trim().min(1).max(32).optional(),
   retentionDays: z.number().int().min(1).max(3650).optional(),
 });
-const siteChangesSchema = newSiteSchema.partial().extend({ enabled: z.boolean().optional() });
+export const siteChangesSchema = newSiteSchema.partial().extend({ enabled: z.boolean().optional() });
 
 admin.post("/sites", requireRole("admin"), async (c) => {
   const input = await jsonBody(c.req.raw, newSiteSchema);
@@ -59,12 +59,13 @@ admin.get("/sites", requireRole("viewer"), async (c) => {
 
 admin.patch("/sites/:id", requireRole("admin"), async (c) => {
   const changes = await jsonBody(c.req.raw, siteChangesSchema);
+  if (Object.keys(changes).length === 0) throw new ApiError(400, "invalid_request", "Send at least one field to change.", { path: "body" });
   const site = await updateSite(c.env.DB, c.get("admin").ws, c.req.param("id"), changes);
   if (!site) throw new ApiError(404, "not_found", `No site ${c.req.param("id")} in this workspace.`);
   return c.json(publicSite(site));
 });
 
-const lookupSchema = z
+export const lookupSchema = z
   .object({ userId: z.string().min(1).max(255).optional(), anonymousId: z.string().min(1).max(255).optional() })
   .refine((q) => Boolean(q.userId) !== Boolean(q.anonymousId), { message: "pass exactly one of userId or anonymousId", path: ["userId"] });
 
@@ -76,7 +77,7 @@ admin.get("/profiles/lookup", requireRole("viewer"), async (c) => {
   return c.json(profile);
 });
 
-const listSchema = z.object({
+export const listSchema = z.object({
   siteId: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
@@ -99,7 +100,7 @@ admin.get("/failed-events", requireRole("viewer"), async (c) => {
   return c.json({ failedEvents: rows });
 });
 
-const subjectSchema = z.union([
+export const subjectSchema = z.union([
   z.object({ userId: z.string().min(1).max(255) }).strict(),
   z.object({ anonymousId: z.string().min(1).max(255) }).strict(),
 ], { error: "send exactly one of userId or anonymousId" });
@@ -117,7 +118,7 @@ admin.post("/privacy/erase", requireRole("admin"), async (c) => {
   return c.json(await eraseSubject(c.env, c.get("admin").ws, subject));
 });
 
-const siteQuery = z.object({ siteId: z.string().min(1).max(64) });
+export const siteQuery = z.object({ siteId: z.string().min(1).max(64) });
 
 /** The site of the token's workspace, or 404. */
 async function ownSite(c: AppContext, siteId: string) {
@@ -145,7 +146,7 @@ admin.get("/consent/ledger/verify", requireRole("viewer"), async (c) => {
   return c.json(await verifyChain(rows.map((row) => ({ ...row, at: row.at.getTime() }))));
 });
 
-const countsQuery = siteQuery.extend({
+export const countsQuery = siteQuery.extend({
   from: z.iso.date().optional(),
   to: z.iso.date().optional(),
 });

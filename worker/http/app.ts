@@ -1,6 +1,7 @@
 /** Assembles the HTTP surface: routes are mounted here and nowhere else. */
 import { Hono } from "hono";
 import { demoEnabled, type AppEnv } from "../env";
+import { openApiDocument } from "../admin/openapi";
 import { admin } from "./admin";
 import { assets } from "./assets";
 import { collect } from "./collect";
@@ -11,6 +12,9 @@ export const app = new Hono<AppEnv>();
 
 /** Liveness, and the "empty route" the benchmarks compare the collection path against. */
 app.on(["GET", "POST"], "/healthz", (c) => c.json({ ok: true }));
+
+/** The API's OpenAPI document, generated from the routes' own schemas (public: it holds no data). */
+app.get("/admin/api/openapi.json", (c) => c.json(openApiDocument()));
 
 app.route("/v1", collect);
 app.route("/admin/api", admin);

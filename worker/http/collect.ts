@@ -252,7 +252,7 @@ collect.get("/me", async (c) => {
   return c.json({ profile: await viewProfile(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!) });
 });
 
-const consentSchema = z.object({
+export const consentSchema = z.object({
   writeKey: z.string().max(255).optional(),
   purposes: z.partialRecord(z.enum(PURPOSES), z.boolean()).optional(),
   tcString: z.string().max(8192).optional(),
@@ -312,7 +312,7 @@ collect.post("/consent", async (c) => {
   return c.json({ consent: { purposes: consent.purposes, sources: consent.sources, policyVersion: consent.policyVersion } });
 });
 
-const decideSchema = z.object({
+export const decideSchema = z.object({
   writeKey: z.string().max(255).optional(),
   slots: z.array(z.string()).min(1, "name at least one slot").max(20),
   context: z.record(z.string(), z.unknown()).optional(),

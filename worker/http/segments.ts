@@ -31,7 +31,7 @@ import { ApiError } from "./errors";
 
 export const segmentRoutes = new Hono<AppEnv>();
 
-const segmentInput = z.object({
+export const segmentInput = z.object({
   name: z.string().trim().min(1).max(120),
   description: z.string().max(2000).nullish(),
   rule: z.unknown(),
@@ -91,7 +91,7 @@ segmentRoutes.get("/", requireRole("viewer"), async (c) => {
   return c.json({ segments: await Promise.all(rows.map((row) => present(c, row))) });
 });
 
-const previewInput = z.object({ rule: z.unknown(), sample: z.number().int().min(1).max(500).default(200) });
+export const previewInput = z.object({ rule: z.unknown(), sample: z.number().int().min(1).max(500).default(200) });
 
 /** Estimates a rule's size before saving it: the share of a random sample that matches, scaled. */
 segmentRoutes.post("/preview", requireRole("viewer"), async (c) => {
@@ -138,7 +138,7 @@ segmentRoutes.delete("/:id", requireRole("editor"), async (c) => {
   return c.body(null, 204);
 });
 
-const membersQuery = z.object({ after: z.string().max(600).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
+export const membersQuery = z.object({ after: z.string().max(600).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
 
 /** The members, in pages (`after` = the last profileKey of the previous page). */
 segmentRoutes.get("/:id/members", requireRole("viewer"), async (c) => {
@@ -151,7 +151,7 @@ segmentRoutes.get("/:id/members", requireRole("viewer"), async (c) => {
   });
 });
 
-const subjectQuery = z
+export const subjectQuery = z
   .object({ userId: z.string().min(1).max(255).optional(), anonymousId: z.string().min(1).max(255).optional() })
   .refine((q) => Boolean(q.userId) !== Boolean(q.anonymousId), { message: "pass exactly one of userId or anonymousId", path: ["userId"] });
 
