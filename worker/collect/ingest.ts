@@ -109,14 +109,25 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     else groups.set(key, [...(groups.get(key) ?? []), event]);
   }
 
-  // Stitching first, so the events of this request already land on the merged profile.
+  // Stitching first, so the events of this request already land on the merged profile. A browser
+  // is a claim, not an authority: it can only merge its own (cookie) profile into a user; an
+  // alias naming any other previous id is honoured from servers (secret key) only.
   for (const event of events) {
     if (!event.userId || event.context.bot) continue;
-    const from = event.type === "alias" ? event.previousId : event.type === "identify" ? event.anonymousId : undefined;
+    const from =
+      source === "browser"
+        ? event.type === "identify" || event.type === "alias"
+          ? event.anonymousId
+          : undefined
+        : event.type === "alias"
+          ? event.previousId
+          : event.type === "identify"
+            ? event.anonymousId
+            : undefined;
     if (!from) continue;
     const to = profileKey(site.workspaceId, { userId: event.userId })!;
     await mergeProfiles(env.PROFILES, profileKey(site.workspaceId, { anonymousId: from })!, to);
-    if (event.type === "alias") await mergeProfiles(env.PROFILES, profileKey(site.workspaceId, { userId: from })!, to);
+    if (event.type === "alias" && source === "server") await mergeProfiles(env.PROFILES, profileKey(site.workspaceId, { userId: from })!, to);
   }
 
   let browserConsent = requestConsent;

@@ -7,8 +7,8 @@ import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { failedMessage, ingest, ledgerMessage, sitePolicy } from "../collect/ingest";
 import { MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBatch, parseJson, parseSingle, type ParsedEvents } from "../collect/parse";
-import { EVENT_TYPES, SHORT_TYPES, type EventType } from "../collect/schema";
-import type { AppContext, AppEnv } from "../env";
+import { contextSchema, EVENT_TYPES, SHORT_TYPES, type EventType } from "../collect/schema";
+import { demoEnabled, type AppContext, type AppEnv } from "../env";
 import { COOKIE_NAME, newVisitorId, signVisitorId, verifyVisitorCookie, visitorCookieHeader } from "../identity/cookie";
 import { mayProfile, PURPOSES } from "../consent/purposes";
 import { combineExplicit, CONSENT_COOKIE, decodeConsentCookie, encodeConsentCookie, resolveConsent, type ConsentSignals } from "../consent/resolve";
@@ -171,6 +171,7 @@ function handler(kind: EventType | "batch") {
       return refuse(c, site, error, body);
     }
 
+    const slots = parseSlots(c.req.query("decide"), "decide");
     const cookieId = source === "browser" ? await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET) : undefined;
     const result = await ingest(c.env, {
       site,
@@ -196,7 +197,6 @@ function handler(kind: EventType | "batch") {
     }
     await setIdentityCookies(c, site, result);
     const answer = { success: true, accepted: result.accepted, rejected: result.rejected.map(({ payload: _payload, ...r }) => r) };
-    const slots = parseSlots(c.req.query("decide"), "decide");
     if (slots.length === 0) return c.json(answer);
     // Decisions reflect the events just applied: the same profile, right after them.
     const decided = await decideFor(c.env, { site, slots, context: result.context, key: result.profile?.key });
@@ -236,10 +236,14 @@ collect.get("/projects/:writeKey/settings", async (c) => {
 });
 
 /**
- * `GET /v1/me?writeKey=…`: the visitor's own profile, found by their cookie. A foreign page cannot
- * read it: a cross-origin request carries an Origin, which must be one of the site's.
+ * `GET /v1/me?writeKey=…` (demo mode only): the visitor's own profile, found by their cookie, for
+ * the demo's live panel. A foreign page cannot read it: a cross-origin request carries an Origin,
+ * which must be one of the site's.
  */
 collect.get("/me", async (c) => {
+  // A browser's userId is a claim anyone can make: a profile reachable through it is not shown to
+  // the browser outside the local demo.
+  if (!demoEnabled(c.env)) throw new ApiError(404, "not_found", "/v1/me is available in demo mode only.");
   const key = c.req.query("writeKey");
   if (!key || isSecretKey(key)) throw new ApiError(400, "missing_write_key", "Pass the site's write key as ?writeKey=.", { path: "writeKey" });
   const site = await findSiteByKey(c.env.DB, key);
@@ -315,7 +319,7 @@ collect.post("/consent", async (c) => {
 export const decideSchema = z.object({
   writeKey: z.string().max(255).optional(),
   slots: z.array(z.string()).min(1, "name at least one slot").max(20),
-  context: z.record(z.string(), z.unknown()).optional(),
+  context: contextSchema.optional(),
   userId: z.string().min(1).max(255).optional(),
   anonymousId: z.string().min(1).max(255).optional(),
 });

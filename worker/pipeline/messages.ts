@@ -4,6 +4,7 @@
  */
 import type { CollectedEvent } from "../collect/normalise";
 import type { ConsentState } from "../consent/purposes";
+import { idsOfKey, parseProfileKey } from "../identity/keys";
 
 export type PipelineMessage =
   | { kind: "event"; workspaceId: string; siteId: string; profileKey: string | null; event: CollectedEvent }
@@ -68,7 +69,9 @@ export const SEGMENT_EXITED = "Segment Exited";
  * `Segment Entered` / `Segment Exited` events in the archive, stamped with the exact time.
  */
 export function membershipMessages(profileKey: string, siteId: string, changes: { segmentId: string; member: boolean; at: number }[]): PipelineMessage[] {
-  const [workspaceId, kind, id] = profileKey.split(/:(user|anon):/) as [string, string, string];
+  const parsed = parseProfileKey(profileKey);
+  if (!parsed) return [];
+  const { workspaceId, id } = parsed;
   const now = new Date().toISOString();
   return changes.flatMap(({ segmentId, member, at }) => [
     { kind: "membership" as const, workspaceId, segmentId, profileKey, member, at },
@@ -81,7 +84,7 @@ export function membershipMessages(profileKey: string, siteId: string, changes: 
         type: "track" as const,
         event: member ? SEGMENT_ENTERED : SEGMENT_EXITED,
         messageId: `segment:${segmentId}:${member ? "in" : "out"}:${at}:${id}`.slice(0, 255),
-        ...(kind === "user" ? { userId: id } : { anonymousId: id }),
+        ...idsOfKey(profileKey),
         properties: { segmentId },
         timestamp: new Date(at).toISOString(),
         receivedAt: now,

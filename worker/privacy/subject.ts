@@ -12,7 +12,7 @@
 import { and, eq, inArray, or, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { ledgerSubject } from "../consent/ledger";
-import { profileKey, profileStub, type ProfileKey } from "../identity/keys";
+import { parseProfileKey, profileKey, profileStub, type ProfileKey } from "../identity/keys";
 import { currentKey } from "../profile/profiles";
 import { consentLedger, events, failedEvents, memberships, profiles, suppressions } from "../store/schema";
 
@@ -34,9 +34,9 @@ async function scope(env: Pick<Env, "PROFILES">, workspaceId: string, subject: S
   const userIds = new Set<string>();
   const anonymousIds = new Set<string>();
   for (const key of keys) {
-    const [, kind, id] = /^[^:]+:(user|anon):(.*)$/.exec(key) ?? [];
-    if (kind === "user") userIds.add(id!);
-    if (kind === "anon") anonymousIds.add(id!);
+    const parsed = parseProfileKey(key);
+    if (parsed?.kind === "user") userIds.add(parsed.id);
+    if (parsed?.kind === "anon") anonymousIds.add(parsed.id);
   }
   const data = await stub.exportData();
   for (const identity of data?.identities ?? []) {

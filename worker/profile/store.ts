@@ -11,7 +11,7 @@ import type { CollectedEvent } from "../collect/normalise";
 import { stripTouch, withConsent } from "../consent/enforce";
 import { mayProfile, PURPOSES, type ConsentPolicy, type ConsentState } from "../consent/purposes";
 import { combineExplicit, resolveConsent, samePurposes, type ConsentSignals, type ExplicitChoice } from "../consent/resolve";
-import type { ProfileKey } from "../identity/keys";
+import { idsOfKey, parseProfileKey, type ProfileKey } from "../identity/keys";
 import { membershipMessages, type PipelineMessage } from "../pipeline/messages";
 import { audienceMatcher, contextOnlyInput } from "../decisions/audience";
 import { decide, decideWithoutProfile, type DecideResult } from "../decisions/choose";
@@ -242,13 +242,12 @@ export class ProfileStore extends DurableObject<Env> {
       }
       for (const exposure of result.exposures) {
         if (!exposure.first) continue;
-        const [, kind, id] = /^[^:]+:(user|anon):(.*)$/.exec(key) ?? [];
         const event = withConsent(
           {
             type: "track",
             event: EXPERIMENT_VIEWED,
             messageId: `exposure:${exposure.experienceId}:${exposure.variantId}:${key}`.slice(0, 255),
-            ...(kind === "user" ? { userId: id } : { anonymousId: id }),
+            ...idsOfKey(key),
             properties: {
               experiment_id: exposure.experienceId,
               experiment_name: request.experiences.find((e) => e.id === exposure.experienceId)?.name,
@@ -342,7 +341,9 @@ export class ProfileStore extends DurableObject<Env> {
           t.updatedAt,
         );
       }
-      for (const i of [...snapshot.identities, { kind: "anonymousId", value: snapshot.key.split(":anon:")[1] ?? "" }]) {
+      const source = parseProfileKey(snapshot.key);
+      const sourceIdentity = source ? [{ kind: source.kind === "anon" ? "anonymousId" : "userId", value: source.id }] : [];
+      for (const i of [...snapshot.identities, ...sourceIdentity]) {
         if (i.value) this.sql.exec("INSERT INTO identities (kind, value, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", i.kind, i.value, Date.now());
       }
       this.segmentEvents = undefined;
