@@ -170,3 +170,33 @@ describe("the experiences API", () => {
     expect((await adminCall(`/admin/api/experiences/${created.id}`, { workspace: "ws_dec_crud" })).status).toBe(404);
   });
 });
+
+describe("review fixes", () => {
+  it("keeps the variant a visitor saw before signing in", async () => {
+    const site = await createSite({}, "ws_dec_signin");
+    await create("ws_dec_signin", "experiences", {
+      name: "Ten ways",
+      slot: "hero",
+      status: "live",
+      variants: Array.from({ length: 10 }, (_, i) => ({ id: `v${i}`, weight: 1, content: { text: `V${i}` } })),
+    });
+    for (let i = 0; i < 6; i++) {
+      const first = await browserPost(site, "/v1/batch?decide=hero", { batch: [{ type: "page" }] });
+      const before = (await first.json<{ decisions: Decisions }>()).decisions.hero!.variant;
+      const cookie = first.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+      const after = await browserPost(site, "/v1/batch?decide=hero", { batch: [{ type: "identify", userId: `u-signin-${i}` }] }, { Cookie: cookie });
+      expect((await after.json<{ decisions: Decisions }>()).decisions.hero!.variant).toBe(before);
+    }
+  });
+
+  it("refuses a malformed decide context with a 400", async () => {
+    const site = await createSite({}, "ws_dec_ctx");
+    const res = await call("/v1/decide", {
+      method: "POST",
+      headers: { Authorization: `Basic ${btoa(`${site.secretKey}:`)}` },
+      body: JSON.stringify({ slots: ["hero"], userId: "u", context: { campaign: "x", page: { url: "https://shop.example/" } } }),
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { path: string } }>()).error.path).toBe("context.campaign");
+  });
+});

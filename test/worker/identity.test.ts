@@ -60,3 +60,26 @@ describe("identify merges the anonymous profile into the user's", () => {
     expect(user.counters).toMatchObject({ "event:Opened App": 1, "type:alias": 1 });
   });
 });
+
+describe("review fixes", () => {
+  it("merges into where an aliased user now leads", async () => {
+    const site = await createSite();
+    await serverPost(site, "/v1/identify", { userId: "old-id", traits: { plan: "free" } });
+    await serverPost(site, "/v1/alias", { previousId: "old-id", userId: "new-id" });
+    const browser = await browserPost(site, "/v1/batch", { batch: [{ type: "track", event: "Added To Cart" }] });
+    await browserPost(site, "/v1/batch", { batch: [{ type: "identify", userId: "old-id" }] }, { Cookie: cookieOf(browser) });
+    const user = await (await lookup("userId=new-id")).json<Profile>();
+    expect(user.counters["event:Added To Cart"]).toBe(1);
+  });
+
+  it("keeps a refused-by-region request from erasing a profile that holds consent", async () => {
+    const site = await createSite();
+    await serverPost(site, "/v1/track", { userId: "u-42", event: "Subscribed" });
+    // The same user's browser in France, with no consent signal yet.
+    const res = await browserPost(site, "/v1/batch", { batch: [{ type: "track", userId: "u-42", event: "Browsed" }] }, {}, "FR");
+    expect(res.status).toBe(200);
+    const user = await (await lookup("userId=u-42")).json<Profile>();
+    expect(user.counters).toMatchObject({ "event:Subscribed": 1 });
+    expect(user.counters["event:Browsed"]).toBeUndefined();
+  });
+});

@@ -3,7 +3,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { profileStub } from "../../worker/identity/keys";
-import { adminCall, createSite, eventually, serverPost, type TestSite } from "./helpers";
+import { adminCall, browserPost, call, createSite, eventually, serverPost, SITE_ORIGIN, type TestSite } from "./helpers";
 
 const DAY = 86_400_000;
 type Segment = { id: string; size: number; version: number; backfill: { done: number; total: number } };
@@ -145,5 +145,27 @@ describe("the admin API", () => {
     const segment = await createSegment("ws_seg_delete", { trait: "x", op: "exists" });
     expect((await adminCall(`/admin/api/segments/${segment.id}`, { method: "DELETE", workspace: "ws_seg_delete" })).status).toBe(204);
     expect((await adminCall(`/admin/api/segments/${segment.id}`, { workspace: "ws_seg_delete" })).status).toBe(404);
+  });
+});
+
+describe("the index follows profiles that go away", () => {
+  it("counts a visitor once after sign-in, and drops them when consent is withdrawn", async () => {
+    const site = await createSite({}, "ws_seg_index");
+    const segment = await createSegment("ws_seg_index", { event: "Product Viewed" });
+    const first = await browserPost(site, "/v1/batch", { batch: [{ type: "track", event: "Product Viewed" }] });
+    const cookie = first.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    await eventually(() => getSegment("ws_seg_index", segment.id), (s) => s.size === 1);
+    await browserPost(site, "/v1/batch", { batch: [{ type: "identify", userId: "u-index" }] }, { Cookie: cookie });
+    await eventually(
+      () => adminCall(`/admin/api/segments/${segment.id}/members`, { workspace: "ws_seg_index" }).then((r) => r.json<{ members: { profileKey: string }[] }>()),
+      (m) => m.members.length === 1 && m.members[0]!.profileKey === "ws_seg_index:user:u-index",
+    );
+    await call("/v1/consent", {
+      method: "POST",
+      cf: { country: "US" },
+      headers: { Origin: SITE_ORIGIN, Cookie: cookie, "Content-Type": "text/plain" },
+      body: JSON.stringify({ writeKey: site.writeKey, purposes: { analytics: false, personalization: false } }),
+    });
+    await eventually(() => getSegment("ws_seg_index", segment.id), (s) => s.size === 0);
   });
 });

@@ -12,7 +12,7 @@ import { mayProfile, type ConsentPolicy, type ConsentState } from "../consent/pu
 import { ledgerSignals, requestSignals, type RequestConsent } from "../consent/request";
 import { resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { profileKey, type ProfileKey } from "../identity/keys";
-import { enqueue, membershipMessages, type PipelineMessage } from "../pipeline/messages";
+import { enqueue, forgetMessage, membershipMessages, type PipelineMessage } from "../pipeline/messages";
 import type { SegmentDef } from "../segments/membership";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { applyToProfile, mergeProfiles } from "../profile/profiles";
@@ -126,8 +126,12 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
             : undefined;
     if (!from) continue;
     const to = profileKey(site.workspaceId, { userId: event.userId })!;
-    await mergeProfiles(env.PROFILES, profileKey(site.workspaceId, { anonymousId: from })!, to);
-    if (event.type === "alias" && source === "server") await mergeProfiles(env.PROFILES, profileKey(site.workspaceId, { userId: from })!, to);
+    const sources = [profileKey(site.workspaceId, { anonymousId: from })!];
+    if (event.type === "alias" && source === "server") sources.push(profileKey(site.workspaceId, { userId: from })!);
+    for (const key of sources) {
+      // The merged profile's memberships and index row now belong to the user's.
+      if (await mergeProfiles(env.PROFILES, key, to)) messages.push(forgetMessage(key, false));
+    }
   }
 
   let browserConsent = requestConsent;
@@ -144,6 +148,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     if (browserGroup || (source === "server" && !profile)) profile = { key: r.key, segments: r.segments };
     messages.push(...membershipMessages(r.key, site.id, r.membershipChanges));
     if (r.consentChanged) messages.push(ledgerMessage(site, r.key, signals, r.consent));
+    if (r.forgotten) messages.push(forgetMessage(r.key, true));
     if (r.erased) {
       if (browserGroup) clearCookie = true;
       continue;

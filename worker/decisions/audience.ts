@@ -3,14 +3,14 @@
  * rule by the segment language's compiled evaluator (cached per isolate by the rule's content).
  */
 import { compiledSegment, parseRule, type SegmentInput } from "../segments";
-import { hash32 } from "./bucketing";
 import type { Audience } from "./schema";
 
 function evaluator(raw: unknown) {
   const text = JSON.stringify(raw);
   const parsed = parseRule(raw);
   if (!parsed.ok) return () => false;
-  return compiledSegment(`audience:${text.length}:${hash32(text)}`, 1, parsed.rule);
+  // Keyed by the rule's whole text: two different rules can never share a compiled function.
+  return compiledSegment(`audience:${text}`, 1, parsed.rule);
 }
 
 /** `(audience) => boolean` for one visitor at `now`; `segments` are the profile's memberships. */

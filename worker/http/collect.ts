@@ -15,7 +15,7 @@ import { combineExplicit, CONSENT_COOKIE, decodeConsentCookie, encodeConsentCook
 import { COOKIE_MAX_AGE } from "../identity/cookie";
 import { profileKey, type ProfileKey } from "../identity/keys";
 import { decideFor, parseSlots, requestContext } from "../decisions/serve";
-import { enqueue, membershipMessages } from "../pipeline/messages";
+import { enqueue, forgetMessage, membershipMessages } from "../pipeline/messages";
 import { applyToProfile, viewProfile } from "../profile/profiles";
 import { liveSegments } from "../store/segments";
 import { findSiteByKey, isSecretKey, originAllowed, type Site } from "../store/sites";
@@ -300,7 +300,9 @@ collect.post("/consent", async (c) => {
       siteId: site.id,
     });
     consent = result.consent;
-    if (result.membershipChanges.length > 0) await enqueue(c.env.EVENTS, membershipMessages(result.key, site.id, result.membershipChanges));
+    const messages = membershipMessages(result.key, site.id, result.membershipChanges);
+    if (result.forgotten) messages.push(forgetMessage(result.key, true));
+    if (messages.length > 0) await enqueue(c.env.EVENTS, messages);
     subject = result.key;
     changed ||= result.consentChanged;
     if (result.erased) visitorId = undefined;

@@ -12,7 +12,7 @@ import type { AppContext } from "../env";
 import { COOKIE_NAME, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
 import { enqueue } from "../pipeline/messages";
-import { findSiteForOrigin } from "../store/sites";
+import { findEdgeSite } from "../store/sites";
 
 export const edgeEnabled = (env: Env) => Boolean(env.EDGE_ORIGIN);
 
@@ -32,7 +32,7 @@ export async function serveFromOrigin(c: AppContext): Promise<Response> {
     redirect: "manual",
   });
   if (c.req.method !== "GET") return upstream;
-  const site = await findSiteForOrigin(c.env.DB, url.origin).catch(() => undefined);
+  const site = await findEdgeSite(c.env.DB, c.env.EDGE_SITE_ID || undefined, url.origin).catch(() => undefined);
   if (!site) return upstream;
   return personalise(upstream, {
     timeoutMs: DECIDE_TIMEOUT_MS,

@@ -46,9 +46,11 @@ const statement = (d1: D1Database, query: Writable) => {
 
 async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<"consent">[]): Promise<D1PreparedStatement[]> {
   if (messages.length === 0) return [];
-  const existing = new Set(
-    (await db.select({ id: consentLedger.id }).from(consentLedger).where(inArray(consentLedger.id, messages.map((m) => m.id).slice(0, 90)))).map((r) => r.id),
-  );
+  const existing = new Set<string>();
+  const ids = messages.map((m) => m.id);
+  for (let i = 0; i < ids.length; i += 90) {
+    for (const row of await db.select({ id: consentLedger.id }).from(consentLedger).where(inArray(consentLedger.id, ids.slice(i, i + 90)))) existing.add(row.id);
+  }
   const last = new Map<string, string>();
   const writes: D1PreparedStatement[] = [];
   for (const m of messages) {
@@ -129,6 +131,15 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
          WHERE excluded.changed_at >= memberships.changed_at`,
       ).bind(m.segmentId, m.profileKey, m.workspaceId, m.member ? 1 : 0, m.at),
     );
+  }
+  for (const message of of("forget")) {
+    const f = message.body;
+    const statements = byMessage.get(message)!;
+    statements.push(
+      env.DB.prepare("DELETE FROM memberships WHERE workspace_id = ? AND profile_key = ?").bind(f.workspaceId, f.profileKey),
+      env.DB.prepare("DELETE FROM profiles WHERE workspace_id = ? AND profile_key = ?").bind(f.workspaceId, f.profileKey),
+    );
+    if (f.archive) statements.push(env.DB.prepare("DELETE FROM events WHERE workspace_id = ? AND profile_key = ?").bind(f.workspaceId, f.profileKey));
   }
   for (const message of of("failed")) {
     const { kind: _kind, receivedAt, ...row } = message.body;

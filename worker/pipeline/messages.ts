@@ -25,6 +25,11 @@ export type PipelineMessage =
   | { kind: "cookieless"; siteId: string; day: string; type: string; name: string; messageId: string }
   /** A profile entered (member) or left a segment at `at`: the memberships index in D1. */
   | { kind: "membership"; workspaceId: string; segmentId: string; profileKey: string; member: boolean; at: number }
+  /**
+   * A profile that is gone (merged into another, consent withdrawn, expired): its memberships and
+   * index row leave D1, and with `archive` its archived events too.
+   */
+  | { kind: "forget"; workspaceId: string; profileKey: string; archive: boolean }
   /** A page of profiles to evaluate a new or changed segment on (backfill), after `cursor`. */
   | { kind: "backfill"; workspaceId: string; segmentId: string; version: number; cursor: string | null }
   /** A consent change for the ledger. */
@@ -92,4 +97,8 @@ export function membershipMessages(profileKey: string, siteId: string, changes: 
       },
     },
   ]);
+}
+
+export function forgetMessage(profileKey: string, archive: boolean): PipelineMessage {
+  return { kind: "forget", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, archive };
 }

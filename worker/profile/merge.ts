@@ -15,6 +15,7 @@ export interface ProfileSnapshot {
   seen: { messageId: string; at: number }[];
   events: { messageId: string; at: number; body: string }[];
   campaigns: { messageId: string; at: number; body: string }[];
+  assignments?: { experienceId: string; variant: string; at: number }[];
   firstSeen?: number;
   lastSeen?: number;
   explicit?: ExplicitChoice;

@@ -46,11 +46,14 @@ export async function currentKey(namespace: Env["PROFILES"], key: ProfileKey): P
  * source meanwhile are forwarded, so none is lost; counters are added without double counting.
  */
 export async function mergeProfiles(namespace: Env["PROFILES"], from: ProfileKey, to: ProfileKey): Promise<boolean> {
-  if (from === to) return false;
+  // The target may itself have been merged (aliased) into another profile: merge into where it leads.
+  const target = await currentKey(namespace, to);
+  if (from === target) return false;
   const source = profileStub(namespace, from);
-  const snapshot = await source.beginMerge(to);
+  const snapshot = await source.beginMerge(target);
   if (!snapshot) return false;
-  await profileStub(namespace, to).absorb(to, snapshot);
-  await source.finishMerge(to);
+  const absorbed = await profileStub(namespace, target).absorb(target, snapshot);
+  if (absorbed.forwardedTo) throw new Error(`profile ${target} was merged during the merge of ${from}; retry`);
+  await source.finishMerge(target);
   return true;
 }

@@ -12,7 +12,7 @@ import { stripTouch, withConsent } from "../consent/enforce";
 import { mayProfile, PURPOSES, type ConsentPolicy, type ConsentState } from "../consent/purposes";
 import { combineExplicit, resolveConsent, samePurposes, type ConsentSignals, type ExplicitChoice } from "../consent/resolve";
 import { idsOfKey, parseProfileKey, type ProfileKey } from "../identity/keys";
-import { membershipMessages, type PipelineMessage } from "../pipeline/messages";
+import { forgetMessage, membershipMessages, type PipelineMessage } from "../pipeline/messages";
 import { audienceMatcher, contextOnlyInput } from "../decisions/audience";
 import { decide, decideWithoutProfile, type DecideResult } from "../decisions/choose";
 import type { StoredExperience } from "../decisions/schema";
@@ -77,6 +77,8 @@ export interface ApplyResult {
   forwardedTo?: ProfileKey;
   /** This profile was erased: nothing was applied, nothing may be kept. */
   erased?: boolean;
+  /** Consent was withdrawn: the profile's data is gone; its archive and index rows must go too. */
+  forgotten?: boolean;
   /** Segments entered and left because of these events. */
   membershipChanges: MembershipChange[];
   /** The segments the profile is in now. */
@@ -159,11 +161,20 @@ export class ProfileStore extends DurableObject<Env> {
     const target = this.meta("merged_into");
     if (target) return { ...base, consentChanged: false, forwardedTo: target as ProfileKey };
 
+    // A refusal that rests only on the region or the site's defaults (a request that carries no
+    // signal, e.g. a server event or a new browser) does not undo a consent the profile holds: this
+    // request's events are not kept, the profile and its consent stay.
+    const strong = (p: (typeof PURPOSES)[number]) => ["explicit", "tcf", "gpp", "gpc"].includes(consent.sources[p]);
+    if (!mayProfile(consent) && previous && mayProfile(previous) && !strong("analytics") && !strong("personalization")) {
+      return { ...base, consentChanged: false };
+    }
     let applied = 0;
+    let forgotten = false;
     this.ctx.storage.transactionSync(() => {
       if (explicit) this.setMeta("explicit", JSON.stringify(explicit));
       this.setMeta("consent", JSON.stringify(consent));
       if (!mayProfile(consent)) {
+        forgotten = this.meta("key") !== undefined;
         this.forgetData();
         return;
       }
@@ -196,7 +207,7 @@ export class ProfileStore extends DurableObject<Env> {
       membershipChanges = this.refreshSegments(segments, Date.now());
     }
     if (applied > 0 || evaluate) this.scheduleAlarm();
-    return { ...base, applied, duplicates: events.length - applied, membershipChanges, segments: this.memberOf() };
+    return { ...base, applied, duplicates: events.length - applied, membershipChanges, segments: this.memberOf(), forgotten };
   }
 
   /**
@@ -311,6 +322,7 @@ export class ProfileStore extends DurableObject<Env> {
       seen: rows("SELECT message_id AS messageId, at FROM seen"),
       events: rows("SELECT message_id AS messageId, at, body FROM events"),
       campaigns: rows("SELECT message_id AS messageId, at, body FROM campaigns"),
+      assignments: rows("SELECT experience_id AS experienceId, variant, at FROM assignments"),
       firstSeen: this.number("first_seen"),
       lastSeen: this.number("last_seen"),
       explicit: this.json<ExplicitChoice>("explicit"),
@@ -318,8 +330,10 @@ export class ProfileStore extends DurableObject<Env> {
   }
 
   /** Takes in a merged profile, once per source, counting nothing twice. */
-  absorb(key: ProfileKey, snapshot: ProfileSnapshot): void {
-    if (this.meta("erased")) return;
+  absorb(key: ProfileKey, snapshot: ProfileSnapshot): { forwardedTo?: ProfileKey } {
+    if (this.meta("erased")) return {};
+    const target = this.meta("merged_into");
+    if (target) return { forwardedTo: target as ProfileKey };
     this.ctx.storage.transactionSync(() => {
       const done = this.sql.exec("INSERT INTO merged_from (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", snapshot.key, Date.now());
       if (done.toArray().length === 0) return;
@@ -349,12 +363,17 @@ export class ProfileStore extends DurableObject<Env> {
       this.segmentEvents = undefined;
       for (const e of snapshot.events) this.sql.exec("INSERT INTO events (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", e.messageId, e.at, e.body);
       for (const c of snapshot.campaigns) this.sql.exec("INSERT INTO campaigns (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", c.messageId, c.at, c.body);
+      // A variant already seen stays the visitor's: the target's own assignment wins a conflict.
+      for (const a of snapshot.assignments ?? []) {
+        this.sql.exec("INSERT INTO assignments (experience_id, variant, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", a.experienceId, a.variant, a.at);
+      }
       if (snapshot.firstSeen !== undefined && snapshot.firstSeen < (this.number("first_seen") ?? Infinity)) this.setMeta("first_seen", String(snapshot.firstSeen));
       if (snapshot.lastSeen !== undefined && snapshot.lastSeen > (this.number("last_seen") ?? -Infinity)) this.setMeta("last_seen", String(snapshot.lastSeen));
       const explicit = combineExplicit(this.json<ExplicitChoice>("explicit"), snapshot.explicit);
       if (explicit) this.setMeta("explicit", JSON.stringify(explicit));
       this.prune();
     });
+    return {};
   }
 
   /** Last step of a merge: the data now lives in the target; only the pointer stays here. */
@@ -380,10 +399,12 @@ export class ProfileStore extends DurableObject<Env> {
   async erase(): Promise<void> {
     this.alarmAt = undefined;
     this.segmentEvents = undefined;
+    // Data and tombstone in one transaction: no moment where neither exists.
+    this.ctx.storage.transactionSync(() => {
+      for (const table of [...DATA_TABLES, "merged_from", "meta"]) this.sql.exec(`DELETE FROM ${table}`);
+      this.setMeta("erased", String(Date.now()));
+    });
     await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.sql.exec(SCHEMA);
-    this.setMeta("erased", String(Date.now()));
   }
 
   /**
@@ -395,9 +416,13 @@ export class ProfileStore extends DurableObject<Env> {
     this.alarmAt = undefined;
     const expires = this.expiresAt();
     if (expires !== undefined && Date.now() >= expires) {
+      const key = this.meta("key");
       this.segmentEvents = undefined;
       await this.ctx.storage.deleteAll();
       this.sql.exec(SCHEMA);
+      // Its memberships and index row leave D1 too (its raw events are past retention, purged daily).
+      if (key) this.setMeta("outbox", JSON.stringify([forgetMessage(key, false)]));
+      await this.flushOutbox();
       return;
     }
     // Changes found by an earlier run whose send failed go first (that run threw, so it is retried).

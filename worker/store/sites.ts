@@ -10,6 +10,7 @@ import { sites, workspaces } from "./schema";
 
 export type Site = typeof sites.$inferSelect;
 export const SITE_CACHE_MS = 30_000;
+const MAX_CACHED = 10_000;
 
 const cache = new Map<string, { site: Site | undefined; expires: number }>();
 
@@ -36,6 +37,8 @@ export async function findSiteByKey(db: D1Database, key: string): Promise<Site |
   const d = drizzle(db);
   const condition = isSecretKey(key) ? eq(sites.secretKeyHash, await sha256Hex(key)) : eq(sites.writeKey, key);
   const [site] = await d.select().from(sites).where(condition).limit(1);
+  // Unknown keys are cached too (a flood of bad keys reads D1 once each), within a bound.
+  if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(key, { site, expires: Date.now() + SITE_CACHE_MS });
   return site;
 }
@@ -136,4 +139,19 @@ export async function findSiteForOrigin(db: D1Database, origin: string): Promise
 /** What the admin API shows of a site: everything but the secret key's hash. */
 export function publicSite({ secretKeyHash: _hash, ...site }: Site) {
   return site;
+}
+
+/**
+ * The site an edge route serves: `EDGE_SITE_ID` when set (required where several workspaces share
+ * a deployment), else the oldest site that lists the request's origin exactly (no wildcard:
+ * another workspace's broad pattern must not capture a customer's pages).
+ */
+export async function findEdgeSite(db: D1Database, siteId: string | undefined, origin: string): Promise<Site | undefined> {
+  const d = drizzle(db);
+  if (siteId) {
+    const [site] = await d.select().from(sites).where(and(eq(sites.id, siteId), eq(sites.enabled, true))).limit(1);
+    return site;
+  }
+  const all = await d.select().from(sites).where(eq(sites.enabled, true)).orderBy(asc(sites.createdAt));
+  return all.find((s) => s.origins.includes(origin));
 }
