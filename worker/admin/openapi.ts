@@ -6,7 +6,8 @@ import { z } from "zod";
 import { batchEnvelopeSchema, eventSchemas } from "../collect/schema";
 import { Experience } from "../decisions/schema";
 import { countsQuery, listSchema, lookupSchema, newSiteSchema, siteChangesSchema, siteQuery, subjectSchema } from "../http/admin";
-import { consentSchema, decideSchema } from "../http/collect";
+import { consentSchema } from "../http/consent";
+import { decideSchema } from "../http/decide";
 import { membersQuery, previewInput, segmentInput, subjectQuery } from "../http/segments";
 
 type Schema = z.ZodType;

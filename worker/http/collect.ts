@@ -1,28 +1,28 @@
 /**
  * The Segment-compatible collection API (DESIGN.md §3): `/v1/{track,page,screen,identify,group,
- * alias,batch}` and their one-letter forms, the settings document for analytics.js, and `/v1/me`,
- * the visitor's own profile. Parse, authenticate, call `ingest`, shape the answer.
+ * alias,batch}` and their one-letter forms, the settings document for analytics.js, `/v1/me` (demo),
+ * and the consent and decide routes (their own modules). Parse, authenticate, call `ingest`, shape
+ * the answer.
  */
 import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
-import { failedMessage, ingest, ledgerMessage, sitePolicy } from "../collect/ingest";
+import { ingest } from "../collect/ingest";
 import { MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBatch, parseJson, parseSingle, type ParsedEvents } from "../collect/parse";
-import { contextSchema, EVENT_TYPES, SHORT_TYPES, type EventType } from "../collect/schema";
+import { EVENT_TYPES, SHORT_TYPES, type EventType } from "../collect/schema";
+import { decideFor, parseSlots } from "../decisions/serve";
 import { demoEnabled, type AppContext, type AppEnv } from "../env";
-import { COOKIE_NAME, newVisitorId, signVisitorId, verifyVisitorCookie, visitorCookieHeader } from "../identity/cookie";
-import { mayProfile, PURPOSES } from "../consent/purposes";
-import { combineExplicit, CONSENT_COOKIE, decodeConsentCookie, encodeConsentCookie, resolveConsent, type ConsentSignals } from "../consent/resolve";
-import { COOKIE_MAX_AGE } from "../identity/cookie";
-import { profileKey, type ProfileKey } from "../identity/keys";
-import { decideFor, parseSlots, requestContext } from "../decisions/serve";
-import { enqueue, forgetMessage, membershipMessages } from "../pipeline/messages";
-import { applyToProfile, viewProfile } from "../profile/profiles";
+import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cookie";
+import { profileKey } from "../identity/keys";
+import { enqueue } from "../pipeline/messages";
+import { viewProfile } from "../profile/profiles";
 import { liveSegments } from "../store/segments";
-import { findSiteByKey, isSecretKey, originAllowed, type Site } from "../store/sites";
-import { z } from "zod";
-import { BodyTooLarge, jsonBody, readBody } from "./body";
+import { findSiteByKey, isSecretKey, originAllowed } from "../store/sites";
+import { BodyTooLarge, readBody } from "./body";
+import { consentRoute } from "./consent";
+import { decideRoute } from "./decide";
 import { ApiError } from "./errors";
-import { limitByIp, limitBySite } from "./ratelimit";
+import { limitByIp } from "./ratelimit";
+import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
 
 export const collect = new Hono<AppEnv>();
 
@@ -53,88 +53,6 @@ collect.use("*", async (c, next) => {
 });
 
 collect.use("*", limitByIp);
-
-/** The key in `Authorization: Basic base64(key:)`, as Segment's SDKs send it. */
-function basicAuthKey(c: AppContext): string | undefined {
-  const match = /^Basic\s+(\S+)$/i.exec(c.req.header("Authorization") ?? "");
-  if (!match) return undefined;
-  try {
-    return atob(match[1]!).split(":")[0] || undefined;
-  } catch {
-    throw new ApiError(401, "invalid_write_key", "The Authorization header is not valid Basic auth.");
-  }
-}
-
-/** Finds the site and checks that this request may write to it. */
-async function authenticate(c: AppContext, key: string | undefined): Promise<{ site: Site; source: "browser" | "server" }> {
-  if (!key) throw new ApiError(401, "missing_write_key", "Send the write key as Basic auth (`key:`) or a `writeKey` field.", { path: "writeKey" });
-  const site = await findSiteByKey(c.env.DB, key);
-  if (!site) throw new ApiError(401, "invalid_write_key", "No site has this write key.", { path: "writeKey" });
-  if (!site.enabled) throw new ApiError(403, "site_disabled", `Site ${site.id} is disabled; it accepts no events.`);
-  await limitBySite(c, site.id);
-  if (isSecretKey(key)) return { site, source: "server" };
-  const origin = c.req.header("Origin");
-  if (!origin || !originAllowed(origin, site.origins)) {
-    throw new ApiError(
-      403,
-      "origin_not_allowed",
-      origin
-        ? `Origin ${origin} is not allowed for this write key; add it to the site's origins.`
-        : "A write key is accepted only from a browser on one of the site's origins; servers use the secret key.",
-    );
-  }
-  return { site, source: "browser" };
-}
-
-/** The consent signals a browser request carries outside its events. */
-function requestConsent(c: AppContext) {
-  return {
-    consentCookie: getCookie(c, CONSENT_COOKIE),
-    secGpc: c.req.header("Sec-GPC"),
-    country: (c.req.raw.cf as { country?: string } | undefined)?.country,
-  };
-}
-
-/**
- * Sets (or clears) `cohort_id` by the visitor's consent, and remembers an explicit choice in the
- * non-identifying `cohort_consent` cookie.
- */
-async function setIdentityCookies(
-  c: AppContext,
-  site: Site,
-  result: { visitorId?: string; clearCookie: boolean; signals: ConsentSignals },
-): Promise<void> {
-  const options = { secure: secureCookie(c.req.url), domain: cookieDomainFor(site, c.req.url) };
-  if (result.visitorId) {
-    c.header("Set-Cookie", visitorCookieHeader(await signVisitorId(result.visitorId, c.env.COOKIE_SECRET), options), { append: true });
-  } else if (result.clearCookie) {
-    c.header("Set-Cookie", visitorCookieHeader("", { ...options, maxAge: 0 }), { append: true });
-  }
-  const explicit = result.signals.explicit;
-  if (explicit && encodeConsentCookie(explicit) !== getCookie(c, CONSENT_COOKIE)) {
-    c.header("Set-Cookie", visitorCookieHeader(encodeConsentCookie(explicit), { ...options, name: CONSENT_COOKIE, maxAge: COOKIE_MAX_AGE }), { append: true });
-  }
-}
-
-/** Records a request-level refusal as a failed event, then refuses the request. */
-async function refuse(c: AppContext, site: Site | undefined, error: ApiError, payload: unknown): Promise<never> {
-  if (site) {
-    await enqueue(c.env.EVENTS, [failedMessage(site, { index: null, code: error.code, message: error.message, path: error.path ?? "", payload }, new Date())]);
-  }
-  throw error;
-}
-
-const secureCookie = (url: string) => {
-  const { protocol, hostname } = new URL(url);
-  return protocol === "https:" || !(hostname === "localhost" || hostname === "127.0.0.1" || hostname === "[::1]");
-};
-
-/** The Domain attribute only when the request's host is inside the site's cookie domain. */
-const cookieDomainFor = (site: Site, url: string) => {
-  const domain = site.cookieDomain?.replace(/^\./, "");
-  const host = new URL(url).hostname;
-  return domain && (host === domain || host.endsWith(`.${domain}`)) ? domain : undefined;
-};
 
 function handler(kind: EventType | "batch") {
   return async (c: AppContext) => {
@@ -256,95 +174,5 @@ collect.get("/me", async (c) => {
   return c.json({ profile: await viewProfile(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!) });
 });
 
-export const consentSchema = z.object({
-  writeKey: z.string().max(255).optional(),
-  purposes: z.partialRecord(z.enum(PURPOSES), z.boolean()).optional(),
-  tcString: z.string().max(8192).optional(),
-  gppString: z.string().max(8192).optional(),
-  gpc: z.boolean().optional(),
-});
-
-/**
- * `POST /v1/consent`: the visitor's choice (or their CMP's new TC/GPP string). Answers with the
- * resolved purposes, sets or clears the visitor cookie accordingly, remembers an explicit choice,
- * and appends the change to the consent ledger. Withdrawing both analytics and personalisation
- * erases the profile's data at once.
- */
-collect.post("/consent", async (c) => {
-  const body = await jsonBody(c.req.raw, consentSchema, MAX_EVENT_BYTES);
-  const { site, source } = await authenticate(c, basicAuthKey(c) ?? body.writeKey);
-  if (source !== "browser") throw new ApiError(400, "browser_only", "Consent is a browser's choice: call /v1/consent with the write key from the page.");
-  const base = requestConsent(c);
-  const now = Date.now();
-  const signals: ConsentSignals = {
-    explicit: combineExplicit(decodeConsentCookie(base.consentCookie), body.purposes ? { purposes: body.purposes, at: now } : undefined),
-    tcString: body.tcString,
-    gppString: body.gppString,
-    gpc: body.gpc === true || base.secGpc?.trim() === "1",
-    country: base.country,
-  };
-  const policy = sitePolicy(site);
-  let visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
-  let consent = resolveConsent(policy, signals, now);
-  if (!visitorId && mayProfile(consent)) visitorId = newVisitorId();
-  let subject: string | null = null;
-  let changed = Boolean(body.purposes);
-  if (visitorId) {
-    const result = await applyToProfile(c.env.PROFILES, {
-      key: profileKey(site.workspaceId, { anonymousId: visitorId })!,
-      events: [],
-      signals,
-      policy,
-      retentionDays: site.retentionDays,
-      segments: await liveSegments(c.env.DB, site.workspaceId),
-      siteId: site.id,
-    });
-    consent = result.consent;
-    const messages = membershipMessages(result.key, site.id, result.membershipChanges);
-    if (result.forgotten) messages.push(forgetMessage(result.key, true));
-    if (messages.length > 0) await enqueue(c.env.EVENTS, messages);
-    subject = result.key;
-    changed ||= result.consentChanged;
-    if (result.erased) visitorId = undefined;
-  }
-  if (changed) await enqueue(c.env.EVENTS, [ledgerMessage(site, subject, signals, consent)]);
-  const keep = mayProfile(consent) && visitorId !== undefined;
-  await setIdentityCookies(c, site, {
-    visitorId: keep ? visitorId : undefined,
-    clearCookie: !keep && Boolean(getCookie(c, COOKIE_NAME)),
-    signals,
-  });
-  c.header("Cache-Control", "no-store");
-  return c.json({ consent: { purposes: consent.purposes, sources: consent.sources, policyVersion: consent.policyVersion } });
-});
-
-export const decideSchema = z.object({
-  writeKey: z.string().max(255).optional(),
-  slots: z.array(z.string()).min(1, "name at least one slot").max(20),
-  context: contextSchema.optional(),
-  userId: z.string().min(1).max(255).optional(),
-  anonymousId: z.string().min(1).max(255).optional(),
-});
-
-/**
- * `POST /v1/decide {slots, context?}`: what each slot shows for this visitor. A browser is its
- * cookie; a server names the visitor by `userId` or `anonymousId` with its secret key.
- */
-collect.post("/decide", async (c) => {
-  const body = await jsonBody(c.req.raw, decideSchema, MAX_EVENT_BYTES);
-  const { site, source } = await authenticate(c, basicAuthKey(c) ?? body.writeKey);
-  const slots = parseSlots(body.slots, "slots");
-  const edge = { userAgent: source === "browser" ? c.req.header("User-Agent") : undefined, cf: source === "browser" ? (c.req.raw.cf as Record<string, unknown> | undefined) : undefined };
-  let key: ProfileKey | undefined;
-  if (source === "browser") {
-    const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
-    key = visitorId ? profileKey(site.workspaceId, { anonymousId: visitorId }) : undefined;
-  } else {
-    key = profileKey(site.workspaceId, { userId: body.userId, anonymousId: body.anonymousId });
-    if (!key) throw new ApiError(400, "missing_identity", "A server names the visitor by userId or anonymousId.", { path: "userId" });
-  }
-  const decided = await decideFor(c.env, { site, slots, context: requestContext(body.context, edge), key });
-  if (decided.messages.length > 0) await enqueue(c.env.EVENTS, decided.messages);
-  c.header("Cache-Control", "no-store");
-  return c.json({ decisions: decided.decisions });
-});
+collect.post("/consent", consentRoute);
+collect.post("/decide", decideRoute);

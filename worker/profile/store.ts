@@ -9,121 +9,31 @@
 import { DurableObject } from "cloudflare:workers";
 import type { CollectedEvent } from "../collect/normalise";
 import { stripTouch, withConsent } from "../consent/enforce";
-import { mayProfile, PURPOSES, type ConsentPolicy, type ConsentState } from "../consent/purposes";
-import { combineExplicit, resolveConsent, samePurposes, type ConsentSignals, type ExplicitChoice } from "../consent/resolve";
-import { idsOfKey, parseProfileKey, type ProfileKey } from "../identity/keys";
+import { mayProfile, PURPOSES, type ConsentState } from "../consent/purposes";
+import { combineExplicit, resolveConsent, samePurposes, type ExplicitChoice } from "../consent/resolve";
+import { parseProfileKey, type ProfileKey } from "../identity/keys";
 import { forgetMessage, membershipMessages, type PipelineMessage } from "../pipeline/messages";
 import { audienceMatcher, contextOnlyInput } from "../decisions/audience";
-import { decide, decideWithoutProfile, type DecideResult } from "../decisions/choose";
-import type { StoredExperience } from "../decisions/schema";
+import { decide, decideWithoutProfile } from "../decisions/choose";
+import { exposureEvent } from "../decisions/exposure";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
+import {
+  DAY,
+  DEDUPE_DAYS,
+  RECENT_EVENTS,
+  type ApplyRequest,
+  type ApplyResult,
+  type MembershipChange,
+  type ProfileDecideRequest,
+  type ProfileDecision,
+  type ProfileView,
+} from "./contract";
+import { ALARM_SLACK, DATA_TABLES, MAX_EVENTS, PRUNE_EVERY, SCHEMA } from "./tables";
 import { countersToAdd, type ProfileSnapshot } from "./merge";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
 import { explain, segmentContextOf, segmentEventOf, compileRule, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
 
-/** How many recent events a profile keeps (segment windows will widen this, DESIGN.md §3). */
-export const RECENT_EVENTS = 200;
-/** How long a messageId is remembered for deduplication. */
-export const DEDUPE_DAYS = 30;
-const DAY = 86_400_000;
-
-export interface ApplyRequest {
-  key: ProfileKey;
-  events: CollectedEvent[];
-  /** The consent signals of the request; the profile adds its remembered explicit choice. */
-  signals: ConsentSignals;
-  policy: ConsentPolicy;
-  retentionDays: number;
-  /** The workspace's live segments, re-evaluated after the events are applied. */
-  segments?: SegmentDef[];
-  /** The site the events came from (recorded on segment entry/exit events). */
-  siteId?: string;
-}
-
-/** The exposure event of an experiment (Segment's A/B testing spec). */
-export const EXPERIMENT_VIEWED = "Experiment Viewed";
-
-export interface ProfileDecideRequest {
-  experiences: StoredExperience[];
-  slots: string[];
-  /** The request's context, in the rule language's shape. */
-  context: SegmentContext;
-  now: number;
-  /** Bucketing key when the profile may not be used (a per-request random value). */
-  requestKey: string;
-}
-
-export type ProfileDecision = DecideResult & {
-  exposureEvents: CollectedEvent[];
-  /** This profile was merged: decide on the target instead. */
-  forwardedTo?: ProfileKey;
-};
-
-/** A segment entered or left, at the exact time it happened. */
-export interface MembershipChange {
-  segmentId: string;
-  member: boolean;
-  at: number;
-}
-
-export interface ApplyResult {
-  applied: number;
-  duplicates: number;
-  /** The consent the events were applied under (attached to each of them). */
-  consent: ConsentState;
-  /** The purposes differ from what the profile had: a change for the ledger. */
-  consentChanged: boolean;
-  /** This profile was merged: nothing was applied, the events belong to the target. */
-  forwardedTo?: ProfileKey;
-  /** This profile was erased: nothing was applied, nothing may be kept. */
-  erased?: boolean;
-  /** Consent was withdrawn: the profile's data is gone; its archive and index rows must go too. */
-  forgotten?: boolean;
-  /** Segments entered and left because of these events. */
-  membershipChanges: MembershipChange[];
-  /** The segments the profile is in now. */
-  segments: string[];
-}
-
-/** A profile as the admin API and the visitor's own `/v1/me` show it. */
-export interface ProfileView {
-  key: string;
-  identities: { kind: string; value: string }[];
-  traits: Record<string, unknown>;
-  counters: Record<string, number>;
-  firstSeen: string;
-  lastSeen: string;
-  campaigns: { first?: CampaignTouch; last?: CampaignTouch; touches: CampaignTouch[] };
-  segments: string[];
-  consent: (ConsentState & { explicit?: ExplicitChoice }) | null;
-  recentEvents: RecentEvent[];
-}
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS identities (kind TEXT NOT NULL, value TEXT NOT NULL, first_seen INTEGER NOT NULL, PRIMARY KEY (kind, value));
-  CREATE TABLE IF NOT EXISTS traits (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
-  CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
-  CREATE TABLE IF NOT EXISTS events (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
-  CREATE INDEX IF NOT EXISTS events_at ON events (at);
-  CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS campaigns (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
-  CREATE INDEX IF NOT EXISTS campaigns_at ON campaigns (at);
-  CREATE TABLE IF NOT EXISTS merged_from (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS memberships (segment_id TEXT PRIMARY KEY, version INTEGER NOT NULL, since INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS assignments (experience_id TEXT PRIMARY KEY, variant TEXT NOT NULL, at INTEGER NOT NULL);
-`;
-
-/** Profile data, as opposed to the consent, pointer and tombstone kept in `meta`. */
-const DATA_TABLES = ["identities", "traits", "seen", "events", "counters", "campaigns", "memberships", "assignments"];
-/** Events kept whatever the segments' windows, and the most ever kept. */
-const MAX_EVENTS = 5000;
-
-/** Pruning runs once this many events were added since the last one (amortised, not per event). */
-const PRUNE_EVERY = 50;
-/** The expiry alarm is moved only when it would move by more than this. */
-const ALARM_SLACK = DAY;
+export * from "./contract";
 
 export class ProfileStore extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -253,23 +163,8 @@ export class ProfileStore extends DurableObject<Env> {
       }
       for (const exposure of result.exposures) {
         if (!exposure.first) continue;
-        const event = withConsent(
-          {
-            type: "track",
-            event: EXPERIMENT_VIEWED,
-            messageId: `exposure:${exposure.experienceId}:${exposure.variantId}:${key}`.slice(0, 255),
-            ...idsOfKey(key),
-            properties: {
-              experiment_id: exposure.experienceId,
-              experiment_name: request.experiences.find((e) => e.id === exposure.experienceId)?.name,
-              variation_id: exposure.variantId,
-            },
-            timestamp: new Date(request.now).toISOString(),
-            receivedAt: new Date(request.now).toISOString(),
-            context: {},
-          },
-          consent,
-        );
+        const name = request.experiences.find((e) => e.id === exposure.experienceId)?.name;
+        const event = withConsent(exposureEvent(key, exposure, name, request.now), consent);
         const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", event.messageId, Date.now()).toArray();
         if (fresh.length === 0) continue;
         this.store(event);

@@ -1,0 +1,89 @@
+/**
+ * The ProfileStore's RPC contract: what the Worker sends a profile and what it answers, and the
+ * limits of what a profile keeps.
+ */
+import type { CollectedEvent } from "../collect/normalise";
+import type { ConsentPolicy, ConsentState } from "../consent/purposes";
+import type { ConsentSignals, ExplicitChoice } from "../consent/resolve";
+import type { DecideResult } from "../decisions/choose";
+import type { StoredExperience } from "../decisions/schema";
+import type { ProfileKey } from "../identity/keys";
+import type { SegmentContext } from "../segments";
+import type { SegmentDef } from "../segments/membership";
+import type { CampaignTouch, RecentEvent } from "./effects";
+
+/** How many recent events a profile keeps (segment windows will widen this, DESIGN.md §3). */
+export const RECENT_EVENTS = 200;
+/** How long a messageId is remembered for deduplication. */
+export const DEDUPE_DAYS = 30;
+export const DAY = 86_400_000;
+
+export interface ApplyRequest {
+  key: ProfileKey;
+  events: CollectedEvent[];
+  /** The consent signals of the request; the profile adds its remembered explicit choice. */
+  signals: ConsentSignals;
+  policy: ConsentPolicy;
+  retentionDays: number;
+  /** The workspace's live segments, re-evaluated after the events are applied. */
+  segments?: SegmentDef[];
+  /** The site the events came from (recorded on segment entry/exit events). */
+  siteId?: string;
+}
+
+export interface ProfileDecideRequest {
+  experiences: StoredExperience[];
+  slots: string[];
+  /** The request's context, in the rule language's shape. */
+  context: SegmentContext;
+  now: number;
+  /** Bucketing key when the profile may not be used (a per-request random value). */
+  requestKey: string;
+}
+
+export type ProfileDecision = DecideResult & {
+  exposureEvents: CollectedEvent[];
+  /** This profile was merged: decide on the target instead. */
+  forwardedTo?: ProfileKey;
+};
+
+/** A segment entered or left, at the exact time it happened. */
+export interface MembershipChange {
+  segmentId: string;
+  member: boolean;
+  at: number;
+}
+
+export interface ApplyResult {
+  applied: number;
+  duplicates: number;
+  /** The consent the events were applied under (attached to each of them). */
+  consent: ConsentState;
+  /** The purposes differ from what the profile had: a change for the ledger. */
+  consentChanged: boolean;
+  /** This profile was merged: nothing was applied, the events belong to the target. */
+  forwardedTo?: ProfileKey;
+  /** This profile was erased: nothing was applied, nothing may be kept. */
+  erased?: boolean;
+  /** Consent was withdrawn: the profile's data is gone; its archive and index rows must go too. */
+  forgotten?: boolean;
+  /** Segments entered and left because of these events. */
+  membershipChanges: MembershipChange[];
+  /** The segments the profile is in now. */
+  segments: string[];
+}
+
+/** A profile as the admin API and the visitor's own `/v1/me` show it. */
+export interface ProfileView {
+  key: string;
+  identities: { kind: string; value: string }[];
+  traits: Record<string, unknown>;
+  counters: Record<string, number>;
+  firstSeen: string;
+  lastSeen: string;
+  campaigns: { first?: CampaignTouch; last?: CampaignTouch; touches: CampaignTouch[] };
+  segments: string[];
+  consent: (ConsentState & { explicit?: ExplicitChoice }) | null;
+  recentEvents: RecentEvent[];
+}
+
