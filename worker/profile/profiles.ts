@@ -21,13 +21,7 @@ export async function applyToProfile(namespace: Env["PROFILES"], request: ApplyR
 
 /** The profile a key leads to (after merges), or null. */
 export async function viewProfile(namespace: Env["PROFILES"], key: ProfileKey): Promise<ProfileView | null> {
-  for (let hop = 0; hop < MAX_HOPS; hop++) {
-    const stub = profileStub(namespace, key);
-    const next = await stub.mergedInto();
-    if (!next) return stub.view();
-    key = next;
-  }
-  return null;
+  return profileStub(namespace, await currentKey(namespace, key)).view();
 }
 
 /** Where a key's events land now (the end of its merge pointers). */

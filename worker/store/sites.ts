@@ -46,7 +46,7 @@ export async function findSiteByKey(db: D1Database, key: string): Promise<Site |
 /** Drops cached lookups of a site after it changed (this isolate; others expire on their own). */
 export function forgetSite(site: Pick<Site, "id">): void {
   for (const [key, entry] of cache) if (entry.site?.id === site.id) cache.delete(key);
-  byOrigin.clear();
+  enabled = undefined;
 }
 
 /**
@@ -94,7 +94,7 @@ export async function createSite(db: D1Database, workspaceId: string, input: New
     ...(input.policyVersion ? { policyVersion: input.policyVersion } : {}),
     ...(input.retentionDays ? { retentionDays: input.retentionDays } : {}),
   };
-  byOrigin.clear();
+  enabled = undefined;
   const [, [site]] = await d.batch([
     d.insert(workspaces).values({ id: workspaceId, name: workspaceId }).onConflictDoNothing(),
     d.insert(sites).values(values).returning(),
@@ -121,19 +121,27 @@ export async function updateSite(
   return site;
 }
 
-const byOrigin = new Map<string, { site: Site | undefined; expires: number }>();
+let enabled: { sites: Promise<Site[]>; expires: number } | undefined;
 
 /**
- * The site whose allowed origins include `origin` (the demo page and the edge route pick their
- * site this way), cached per isolate like key lookups.
+ * The enabled sites, oldest first, read once per isolate for `SITE_CACHE_MS`: the demo page and
+ * the edge route pick their site from this list, so a page view reads no D1.
  */
+function enabledSites(db: D1Database): Promise<Site[]> {
+  if (!enabled || enabled.expires <= Date.now()) {
+    const list: Promise<Site[]> = Promise.resolve(drizzle(db).select().from(sites).where(eq(sites.enabled, true)).orderBy(asc(sites.createdAt)));
+    enabled = { sites: list, expires: Date.now() + SITE_CACHE_MS };
+    // A failed read is not cached: the next page view tries again.
+    list.catch(() => {
+      if (enabled?.sites === list) enabled = undefined;
+    });
+  }
+  return enabled.sites;
+}
+
+/** The oldest enabled site whose allowed origins (wildcards included) match `origin`: the demo page's. */
 export async function findSiteForOrigin(db: D1Database, origin: string): Promise<Site | undefined> {
-  const hit = byOrigin.get(origin);
-  if (hit && hit.expires > Date.now()) return hit.site;
-  const all = await drizzle(db).select().from(sites).where(eq(sites.enabled, true)).orderBy(asc(sites.createdAt)).limit(100);
-  const site = all.find((s) => originAllowed(origin, s.origins));
-  byOrigin.set(origin, { site, expires: Date.now() + SITE_CACHE_MS });
-  return site;
+  return (await enabledSites(db)).find((s) => originAllowed(origin, s.origins));
 }
 
 /** What the admin API shows of a site: everything but the secret key's hash. */
@@ -147,11 +155,6 @@ export function publicSite({ secretKeyHash: _hash, ...site }: Site) {
  * another workspace's broad pattern must not capture a customer's pages).
  */
 export async function findEdgeSite(db: D1Database, siteId: string | undefined, origin: string): Promise<Site | undefined> {
-  const d = drizzle(db);
-  if (siteId) {
-    const [site] = await d.select().from(sites).where(and(eq(sites.id, siteId), eq(sites.enabled, true))).limit(1);
-    return site;
-  }
-  const all = await d.select().from(sites).where(eq(sites.enabled, true)).orderBy(asc(sites.createdAt));
-  return all.find((s) => s.origins.includes(origin));
+  const all = await enabledSites(db);
+  return siteId ? all.find((s) => s.id === siteId) : all.find((s) => s.origins.includes(origin));
 }
