@@ -18,6 +18,7 @@ export default defineConfig({
               bindings: {
                 COOKIE_SECRET: "test-cookie-secret",
                 ADMIN_JWT_SECRET: "test-admin-secret",
+                DATA_SECRET: "test-data-secret",
                 TEST_MIGRATIONS: migrations,
               },
             },

@@ -19,7 +19,7 @@ export function readDevVars(file = DEV_VARS) {
 export function ensureDevVars(file = DEV_VARS) {
   const vars = readDevVars(file);
   let changed = false;
-  for (const name of ["COOKIE_SECRET", "ADMIN_JWT_SECRET"]) {
+  for (const name of ["COOKIE_SECRET", "ADMIN_JWT_SECRET", "DATA_SECRET"]) {
     if (!vars[name]) {
       vars[name] = randomBytes(32).toString("base64url");
       changed = true;

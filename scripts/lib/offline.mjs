@@ -11,7 +11,7 @@ export const offlineEnv = {
  * `wrangler dev` arguments for a throwaway local Cohort: its own state folder, fresh secrets, and
  * extra variables (`{DEMO: "true", EDGE_ORIGIN: "http://…"}`). Used by the e2e suite and the bench.
  */
-export function devArgs({ port, inspectorPort, persistTo, cookieSecret, adminSecret, vars = {} }) {
+export function devArgs({ port, inspectorPort, persistTo, cookieSecret, adminSecret, dataSecret = "local-data-secret-for-throwaway-runs", vars = {} }) {
   return [
     "dev",
     "--port", String(port),
@@ -20,6 +20,7 @@ export function devArgs({ port, inspectorPort, persistTo, cookieSecret, adminSec
     "--persist-to", persistTo,
     "--var", `COOKIE_SECRET:${cookieSecret}`,
     "--var", `ADMIN_JWT_SECRET:${adminSecret}`,
+    "--var", `DATA_SECRET:${dataSecret}`,
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     "--show-interactive-dev-session=false",
     "--log-level", "warn",
