@@ -23,7 +23,7 @@ export function hash32(text: string): number {
 
 /**
  * Where `key` falls in `experienceId` for a purpose (`salt`), uniformly in [0, 1).
- * @example bucket("demo:anon:abc", "exp_1", "variant") // → 0.4187… (always the same)
+ * @example bucket("demo:anon:abc", "exp_1", "variant") // → 0.7018… (always the same)
  */
 export function bucket(key: string, experienceId: string, salt: string): number {
   return hash32(`${salt}:${experienceId}:${key}`) / 0x1_0000_0000;

@@ -36,7 +36,6 @@ async function suppressedKeys(db: DrizzleD1Database, messages: { profileKey: str
   return found;
 }
 
-/** Ledger rows chained after each site's last entry (entries already written are skipped). */
 /** A drizzle query as a D1 statement, so raw and built statements share one `DB.batch`. */
 type Writable = { toSQL(): { sql: string; params: unknown[] } };
 const statement = (d1: D1Database, query: Writable) => {
@@ -44,6 +43,7 @@ const statement = (d1: D1Database, query: Writable) => {
   return d1.prepare(text).bind(...params);
 };
 
+/** Ledger rows chained after each site's last entry (entries already written are skipped). */
 async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<"consent">[]): Promise<D1PreparedStatement[]> {
   if (messages.length === 0) return [];
   const existing = new Set<string>();

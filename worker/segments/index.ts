@@ -4,6 +4,6 @@
  */
 export { parseRule, referencedSegments, findCycle, durationMs, RULE_VERSION, LIMITS, type Rule, type RuleEnvelope, type RuleError, type ParseResult } from "./schema";
 export { compileRule, compiledSegment, forgetCompiledSegments, type Evaluator } from "./compile";
-export { nextChange, longestWindow, eventNames } from "./windows";
+export { nextChange, longestWindow } from "./windows";
 export { explain, type Explanation } from "./explain";
 export { eventNameOf, segmentEventOf, segmentContextOf, PAGE_EVENT, SCREEN_EVENT, type SegmentInput, type SegmentEvent, type SegmentContext } from "./input";

@@ -111,17 +111,3 @@ export function longestWindow(rule: Rule): number {
   if ("metric" in rule) return durationMs(rule.metric.within);
   return 0;
 }
-
-/** The event names a rule reads (the profile need keep no others for it). */
-export function eventNames(rule: Rule): string[] {
-  const names = new Set<string>();
-  const visit = (node: Rule): void => {
-    if ("all" in node) node.all.forEach(visit);
-    else if ("any" in node) node.any.forEach(visit);
-    else if ("not" in node) visit(node.not);
-    else if ("event" in node) names.add(node.event);
-    else if ("metric" in node) names.add(node.metric.event);
-  };
-  visit(rule);
-  return [...names];
-}

@@ -51,7 +51,9 @@ export function forgetSite(site: Pick<Site, "id">): void {
 
 /**
  * Whether an Origin header value is allowed by a site's patterns: exact origins
- * (`https://shop.example`) or one wildcard level of subdomain (`https://*.example.com`).
+ * (`https://shop.example`), or a subdomain wildcard (`https://*.example.com`) that matches any
+ * subdomain at any depth (`https://a.example.com`, `https://a.b.example.com`) with the same scheme
+ * and no port, but not the bare domain (`https://example.com`).
  */
 export function originAllowed(origin: string, patterns: string[]): boolean {
   for (const pattern of patterns) {
