@@ -1,6 +1,6 @@
 // Bucketing: stable, uniform, weights respected (chi-square goodness of fit at p = 0.001 over
 // 20,000 sequential ids, the hardest case for a weak hash), holdout share within a binomial bound,
-// and holdout independent of the variant split.
+// holdout independent of the variant split, and golden values pinned.
 import { describe, expect, it } from "vitest";
 import { bucket, hash32, inHoldout, pickVariant } from "../../../worker/decisions/bucketing";
 
@@ -24,6 +24,35 @@ describe("bucketing", () => {
       expect(b).toBeGreaterThanOrEqual(0);
       expect(b).toBeLessThan(1);
     }
+  });
+
+  // Golden values: a change to the hash would silently move every visitor not yet exposed.
+  it.each([
+    ["", 2872998923],
+    ["a", 444641715],
+    ["abc", 482950588],
+    ["demo:anon:0", 2210922880],
+    ["demo:anon:1", 663863863],
+    ["variant:exp_1:demo:anon:abc", 3014402941],
+    ["é", 3136788073],
+    ["😀", 1787143206],
+  ])("hash32(%j) is %i", (text, golden) => {
+    expect(hash32(text)).toBe(golden);
+  });
+
+  it("places a known visitor where the doc comments say", () => {
+    expect(bucket("demo:anon:abc", "exp_1", "variant")).toBe(3014402941 / 2 ** 32);
+    expect(bucket("demo:anon:abc", "exp_1", "variant").toFixed(4)).toBe("0.7018");
+    expect(bucket("demo:anon:abc", "exp_1", "holdout")).toBe(0.6159925248939544);
+    expect(pickVariant("demo:anon:abc", "exp_1", [{ id: "a", weight: 50 }, { id: "b", weight: 50 }])!.id).toBe("b");
+    expect(inHoldout("demo:anon:abc", "exp_1", 0.6)).toBe(false);
+    expect(inHoldout("demo:anon:abc", "exp_1", 0.62)).toBe(true);
+  });
+
+  it("assigns the first 20 sequential ids the variants and holdout it always has", () => {
+    const split = [{ id: "a", weight: 50 }, { id: "b", weight: 30 }, { id: "c", weight: 20 }];
+    expect(ids.slice(0, 20).map((id) => pickVariant(id, "exp-split", split)!.id).join("")).toBe("aaaaaabababaaacacbca");
+    expect(ids.slice(0, 20).map((id) => (inHoldout(id, "exp-holdout", 0.5) ? "h" : ".")).join("")).toBe("h.hh..h.h.hh..h...hh");
   });
 
   it("depends on the experience and on the salt", () => {
