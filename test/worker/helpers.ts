@@ -2,6 +2,7 @@
 import { env, exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { expect, vi } from "vitest";
+import type { PipelineMessage } from "../../worker/pipeline/messages";
 
 export const BASE = "https://cohort.test";
 export const SITE_ORIGIN = "https://shop.example";
@@ -84,6 +85,24 @@ export async function eventually<T>(read: () => Promise<T>, until: (value: T) =>
       return value;
     },
     { timeout, interval: 100 },
+  );
+}
+
+/**
+ * Waits until the EVENTS queue has delivered everything sent before this call: a marker goes in
+ * behind it, and the consumer's write of the marker is awaited. Batches leave the local queue in
+ * order, one at a time, so when the marker is written so is everything queued before it (a message
+ * the consumer asked to retry comes back later). What a test asserts is absent after this was never
+ * written, rather than not yet.
+ */
+export async function drainQueue(): Promise<void> {
+  const messageId = `drain-${crypto.randomUUID()}`;
+  const marker: PipelineMessage = { kind: "cookieless", siteId: "__drain__", day: new Date().toISOString().slice(0, 10), type: "track", name: "drain", messageId };
+  await env.EVENTS.send(marker, { contentType: "json" });
+  await eventually(
+    () => env.DB.prepare("SELECT 1 AS n FROM cookieless_seen WHERE site_id = '__drain__' AND message_id = ?").bind(messageId).first(),
+    (row) => row !== null,
+    15_000,
   );
 }
 

@@ -1,11 +1,12 @@
 // Real-time segments in the profile: enter, leave, window edges by alarm, backfill, explain.
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { profileStub } from "../../worker/identity/keys";
 import { adminCall, browserPost, call, createSite, eventually, serverPost, SITE_ORIGIN, type TestSite } from "./helpers";
 
-const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 type Segment = { id: string; size: number; version: number; backfill: { done: number; total: number } };
 
 async function createSegment(workspace: string, rule: unknown, name = "Segment"): Promise<Segment> {
@@ -27,6 +28,8 @@ const shoeViews = {
 };
 const view = (site: TestSite, userId: string, timestamp = new Date().toISOString()) =>
   serverPost(site, "/v1/track", { userId, event: "Product Viewed", properties: { category: "shoes" }, timestamp });
+
+afterEach(() => vi.useRealTimers());
 
 describe("membership follows events", () => {
   it("enters on the qualifying event, with an entry event and the index", async () => {
@@ -54,21 +57,29 @@ describe("membership follows events", () => {
   });
 
   it("leaves at the window edge, by the alarm, stamped with the edge's exact time", async () => {
+    // The clock is frozen at `now` while the profile is built, then set to the edge.
+    const now = Date.now();
+    vi.setSystemTime(now);
     const site = await createSite({}, "ws_seg_edge");
     const segment = await createSegment("ws_seg_edge", shoeViews);
-    // The oldest of three views turns seven days old two seconds from now.
-    const oldest = Date.now() - 7 * DAY + 2000;
+    // The oldest of three views turns seven days old an hour after `now`.
+    const oldest = now - 7 * DAY + HOUR;
     await view(site, "u-edge", new Date(oldest).toISOString());
-    await view(site, "u-edge", new Date(Date.now() - DAY).toISOString());
+    await view(site, "u-edge", new Date(now - DAY).toISOString());
     await view(site, "u-edge");
     expect((await profileOf("ws_seg_edge", "u-edge")).segments).toEqual([segment.id]);
 
     const stub = profileStub(env.PROFILES, "ws_seg_edge:user:u-edge");
-    await new Promise((r) => setTimeout(r, 2500));
-    await runDurableObjectAlarm(stub);
+    const alarm = () => runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
+    expect(await alarm()).toBe(oldest + 7 * DAY);
+    vi.setSystemTime(oldest + 7 * DAY);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await profileOf("ws_seg_edge", "u-edge")).segments).toEqual([]);
     const [exited] = await eventually(() => archived("u-edge", "Segment Exited"), (rows) => rows.length === 1);
     expect(Date.parse(exited.timestamp)).toBe(oldest + 7 * DAY);
+    // No edge is left (two views cannot make three again by time alone): only the expiry, 395 days
+    // after the last view.
+    expect(await alarm()).toBe(now + 395 * DAY);
   });
 
   it("keeps nobody in a segment without personalisation consent", async () => {

@@ -1,15 +1,20 @@
 // An alarm that throws is retried, and loses nothing: a window-edge exit whose queue send failed
-// reaches the memberships index on the retry.
+// reaches the memberships index on the retry. Time is set, not waited for: the clock is frozen
+// while the profile is built, then moved past the window edge before the alarm runs.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { expect, it } from "vitest";
+import { afterEach, expect, it, vi } from "vitest";
 import { profileStub } from "../../../worker/identity/keys";
 import type { ProfileStore } from "../../../worker/profile/store";
 import { adminCall, createSite, eventually, serverPost } from "../helpers";
 
 const DAY = 86_400_000;
 
+afterEach(() => vi.useRealTimers());
+
 it("retries a throwing alarm and delivers the segment exit it found", async () => {
+  const now = Date.now();
+  vi.setSystemTime(now);
   const site = await createSite({}, "ws_alarm_retry");
   const res = await adminCall("/admin/api/segments", {
     method: "POST",
@@ -17,7 +22,8 @@ it("retries a throwing alarm and delivers the segment exit it found", async () =
     body: JSON.stringify({ name: "Recent buyers", rule: { event: "Order Completed", within: "7d" } }),
   });
   const segment = await res.json<{ id: string }>();
-  const edge = Date.now() + 5000;
+  // The order turns seven days old an hour after `now`: that is the window edge.
+  const edge = now + 3_600_000;
   await serverPost(site, "/v1/track", { userId: "u-alarm", event: "Order Completed", timestamp: new Date(edge - 7 * DAY).toISOString() });
   const member = () =>
     env.DB.prepare("SELECT member FROM memberships WHERE segment_id = ? AND profile_key = 'ws_alarm_retry:user:u-alarm'").bind(segment.id).first<{ member: number }>();
@@ -25,6 +31,7 @@ it("retries a throwing alarm and delivers the segment exit it found", async () =
 
   // The queue refuses the alarm's first send.
   const stub = profileStub(env.PROFILES, "ws_alarm_retry:user:u-alarm");
+  expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBe(edge);
   await runInDurableObject(stub, (instance: ProfileStore) => {
     const queue = (instance as unknown as { env: Env }).env.EVENTS;
     const send = queue.sendBatch.bind(queue);
@@ -38,13 +45,19 @@ it("retries a throwing alarm and delivers the segment exit it found", async () =
       return send(...args);
     };
   });
-  await new Promise((r) => setTimeout(r, edge - Date.now() + 300));
-  // The runtime retries a throwing alarm (with a backoff); here the retries are run at once.
-  for (let attempt = 0; attempt < 3; attempt++) await runDurableObjectAlarm(stub).catch(() => undefined);
-  const after = await runInDurableObject(stub, (instance, state) => ({
+  vi.setSystemTime(edge);
+  await expect(runDurableObjectAlarm(stub)).rejects.toThrow("queue unavailable");
+  // The runtime retries a throwing alarm (with a backoff); here the retry is run at once.
+  await runInDurableObject(stub, (instance: ProfileStore) => instance.alarm());
+  const after = await runInDurableObject(stub, async (instance, state) => ({
     refusals: (instance as unknown as { refusals: number }).refusals,
     outbox: state.storage.sql.exec("SELECT value FROM meta WHERE name = 'outbox'").toArray().length,
+    // What is left is the profile's expiry (395 days after its last event), not the edge again.
+    alarm: await state.storage.getAlarm(),
   }));
-  expect(after).toEqual({ refusals: 0, outbox: 0 });
+  expect(after).toEqual({ refusals: 0, outbox: 0, alarm: edge - 7 * DAY + 395 * DAY });
   await eventually(member, (row) => row?.member === 0);
+  // The expiry alarm, run early, finds the profile still within its retention and keeps it.
+  expect(await runDurableObjectAlarm(stub)).toBe(true);
+  expect((await adminCall("/admin/api/profiles/lookup?userId=u-alarm", { workspace: "ws_alarm_retry" })).status).toBe(200);
 }, 30_000);
