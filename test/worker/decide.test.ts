@@ -2,7 +2,7 @@
 // gone when the visitor leaves, contextual without consent, exposures recorded once, sticky.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { adminCall, browserPost, call, createSite, eventually, serverPost, SITE_ORIGIN, type TestSite } from "./helpers";
+import { adminCall, browserPost, call, createSite, drainQueue, eventually, serverPost, SITE_ORIGIN, type TestSite } from "./helpers";
 
 type Decisions = Record<string, { experience: string; variant: string; content: Record<string, unknown> }>;
 
@@ -51,7 +51,8 @@ describe("decisions on collection", () => {
       () => env.DB.prepare("SELECT payload FROM events WHERE user_id = 'u-exp' AND name = 'Experiment Viewed'").all<{ payload: string }>().then((r) => r.results),
       (r) => r.length === 1,
     );
-    await new Promise((r) => setTimeout(r, 2200));
+    // Both requests' events have been consumed: one exposure is the final count.
+    await drainQueue();
     const after = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE user_id = 'u-exp' AND name = 'Experiment Viewed'").first<{ n: number }>();
     expect(after!.n).toBe(1);
     expect(JSON.parse(rows[0]!.payload).properties).toEqual({ experiment_id: experience.id, experiment_name: "Everyone", variation_id: first.decisions!.hero!.variant });
@@ -147,6 +148,17 @@ describe("POST /v1/decide", () => {
     expect(res.status).toBe(400);
     expect((await res.json<{ error: { path: string } }>()).error.path).toBe(path);
   });
+
+  it("refuses a malformed decide context with a 400", async () => {
+    const site = await createSite({}, "ws_dec_ctx");
+    const res = await call("/v1/decide", {
+      method: "POST",
+      headers: { Authorization: `Basic ${btoa(`${site.secretKey}:`)}` },
+      body: JSON.stringify({ slots: ["hero"], userId: "u", context: { campaign: "x", page: { url: "https://shop.example/" } } }),
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { path: string } }>()).error.path).toBe("context.campaign");
+  });
 });
 
 describe("the experiences API", () => {
@@ -171,7 +183,7 @@ describe("the experiences API", () => {
   });
 });
 
-describe("review fixes", () => {
+describe("assignments across sign-in", () => {
   it("keeps the variant a visitor saw before signing in", async () => {
     const site = await createSite({}, "ws_dec_signin");
     await create("ws_dec_signin", "experiences", {
@@ -187,16 +199,5 @@ describe("review fixes", () => {
       const after = await browserPost(site, "/v1/batch?decide=hero", { batch: [{ type: "identify", userId: `u-signin-${i}` }] }, { Cookie: cookie });
       expect((await after.json<{ decisions: Decisions }>()).decisions.hero!.variant).toBe(before);
     }
-  });
-
-  it("refuses a malformed decide context with a 400", async () => {
-    const site = await createSite({}, "ws_dec_ctx");
-    const res = await call("/v1/decide", {
-      method: "POST",
-      headers: { Authorization: `Basic ${btoa(`${site.secretKey}:`)}` },
-      body: JSON.stringify({ slots: ["hero"], userId: "u", context: { campaign: "x", page: { url: "https://shop.example/" } } }),
-    });
-    expect(res.status).toBe(400);
-    expect((await res.json<{ error: { path: string } }>()).error.path).toBe("context.campaign");
   });
 });

@@ -59,9 +59,7 @@ describe("identify merges the anonymous profile into the user's", () => {
     const user = await (await lookup("userId=u-alias")).json<Profile>();
     expect(user.counters).toMatchObject({ "event:Opened App": 1, "type:alias": 1 });
   });
-});
 
-describe("review fixes", () => {
   it("merges into where an aliased user now leads", async () => {
     const site = await createSite();
     await serverPost(site, "/v1/identify", { userId: "old-id", traits: { plan: "free" } });
@@ -71,7 +69,9 @@ describe("review fixes", () => {
     const user = await (await lookup("userId=new-id")).json<Profile>();
     expect(user.counters["event:Added To Cart"]).toBe(1);
   });
+});
 
+describe("a refusal that rests on the region alone", () => {
   it("keeps a refused-by-region request from erasing a profile that holds consent", async () => {
     const site = await createSite();
     await serverPost(site, "/v1/track", { userId: "u-42", event: "Subscribed" });
