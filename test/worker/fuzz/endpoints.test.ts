@@ -1,12 +1,13 @@
 // Hostile input on every public endpoint (property-based, fast-check, fixed seed): malformed JSON,
 // wrong types, huge strings, deep nesting, unicode edge cases, prototype-pollution keys. Always a
-// 2xx or a 4xx with the error envelope, never a 5xx; nothing corrupt is stored; Object.prototype
-// stays clean; the valid events of a mixed batch are all kept.
+// 2xx or a 4xx with the error envelope, never a 5xx; nothing corrupt is stored, and what is stored
+// is what was sent; Object.prototype stays clean; the valid events of a mixed batch are all kept.
+// Each test sends what it checks: none depends on another having run.
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { adminCall, call, createSite, eventually, lookup, SITE_ORIGIN, type TestSite } from "../helpers";
-import { bodyText, edgeStrings, hostileString, invalidEvent, validEvent } from "./arbitraries";
+import { adminCall, call, createSite, drainQueue, eventually, lookup, SITE_ORIGIN, type TestSite } from "../helpers";
+import { bodyText, edgeStrings, hostileString, invalidEvent, LONE_SURROGATE, validEvent } from "./arbitraries";
 
 const WORKSPACE = "ws_fuzz";
 const SEED = 20261129;
@@ -17,8 +18,6 @@ const COLLECT_PATHS = [...EVENT_TYPES, "batch", "t", "p", "s", "i", "g", "a", "b
 
 const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
 let site: TestSite;
-/** messageIds of valid events the Worker accepted: each must reach the D1 archive. */
-const accepted = new Set<string>();
 
 beforeAll(async () => {
   site = await createSite({}, WORKSPACE);
@@ -80,6 +79,34 @@ const urlPart = fc.oneof(
   hostileString.map((s) => [...s].map((ch) => (ch.length === 1 && ch >= "\ud800" && ch <= "\udfff" ? "%ED%A0%80" : encodeURIComponent(ch))).join("")),
 );
 
+/** A batch of valid and invalid events (which is which is known), the valid ones all of `userId`'s. */
+function mixedBatch(prefix: string) {
+  let run = 0;
+  return fc.array(fc.boolean(), { minLength: 1, maxLength: 10 }).chain((kinds) => {
+    const userId = `${prefix}-${run++}`;
+    return fc.tuple(...kinds.map((valid, i) => (valid ? validEvent(userId, `${userId}-${i}`).map((e) => ({ valid, e })) : invalidEvent.map((e) => ({ valid, e })))));
+  });
+}
+
+/** Archived rows of `messageIds` in the fuzz workspace (the IN list chunked under D1's 100 parameters). */
+async function archivedRows(messageIds: string[]) {
+  const rows = new Map<string, { message_id: string; type: string; name: string | null; payload: string }>();
+  for (let i = 0; i < messageIds.length; i += 90) {
+    const chunk = messageIds.slice(i, i + 90);
+    const { results } = await env.DB.prepare(`SELECT message_id, type, name, payload FROM events WHERE workspace_id = ? AND message_id IN (${chunk.map(() => "?").join(",")})`)
+      .bind(WORKSPACE, ...chunk)
+      .all<{ message_id: string; type: string; name: string | null; payload: string }>();
+    for (const row of results) rows.set(row.message_id, row);
+  }
+  return rows;
+}
+
+/** What a JSON body can carry of a value: what the archive must give back (NaN → null, -0 → 0…). */
+const asJson = (value: unknown) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
+/** Context fields Cohort fills in or replaces (enrichment, DESIGN.md): the rest is kept as sent. */
+const ENRICHED_CONTEXT = ["userAgent", "browser", "os", "device", "campaign", "referrer", "location", "bot", "ip", "page", "clientAnonymousId"];
+
 describe("collection endpoints", () => {
   it("answer every body 2xx or 4xx with the envelope", async () => {
     await fc.assert(
@@ -91,13 +118,9 @@ describe("collection endpoints", () => {
   }, 60_000);
 
   it("keep every valid event of a mixed batch and refuse the rest by index", async () => {
-    let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(fc.constant(true), fc.constant(false)), { minLength: 1, maxLength: 10 }).chain((kinds) => {
-          const userId = `mix-${run++}`;
-          return fc.tuple(...kinds.map((valid, i) => (valid ? validEvent(userId, `${userId}-${i}`).map((e) => ({ valid, e })) : invalidEvent.map((e) => ({ valid, e })))));
-        }),
+        mixedBatch("mix"),
         async (items) => {
           const userId = (items.find((i) => i.valid)?.e as { userId?: string } | undefined)?.userId;
           const res = await call("/v1/batch", collectRequest("/v1/batch", JSON.stringify({ batch: items.map((i) => i.e) }), "secret"));
@@ -114,7 +137,6 @@ describe("collection endpoints", () => {
           expect(body.accepted).toBe(validIndexes.length);
           const profile = await (await lookup(`userId=${encodeURIComponent(userId!)}`, WORKSPACE)).json<{ counters: Record<string, number> }>();
           expect(profile.counters.total).toBe(validIndexes.length);
-          for (const i of validIndexes) accepted.add(`${userId}-${i}`);
         },
       ),
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
@@ -162,35 +184,86 @@ describe("read endpoints and the admin API", () => {
 });
 
 describe("edge-case strings", () => {
-  it("never stores an edge-case string differently from how it was accepted", async () => {
-    for (const [i, s] of edgeStrings.entries()) {
-      if (s.trim() === "") continue;
-      const res = await call("/v1/track", collectRequest("/v1/track", JSON.stringify({ userId: "u-edge", messageId: `edge-${i}`, event: s, properties: { [s]: s } }), "secret"));
-      const { status } = await expectSafe(res, `edge string ${JSON.stringify(s)}`);
-      if (status === 200) accepted.add(`edge-${i}`);
+  // Each string goes in once, as an event name, a property name and a property value, each under
+  // its own messageId. Event names are trimmed (the schema's one documented normalisation).
+  const cases = edgeStrings.map((text, i) => ({ text, shown: JSON.stringify(text), messageId: `edge-${i}` })).filter(({ text }) => text.trim() !== "");
+  const statuses = new Map<string, number>();
+  beforeAll(async () => {
+    for (const { text, messageId } of cases) {
+      const res = await call("/v1/track", collectRequest("/v1/track", JSON.stringify({ userId: "u-edge", messageId, event: text, properties: { [text]: text } }), "secret"));
+      statuses.set(messageId, (await expectSafe(res, `edge string ${JSON.stringify(text)}`)).status);
     }
+    await drainQueue();
   });
+
+  // Compared as JSON text: an unpaired surrogate in a failure message would break the test
+  // runner's own (UTF-8) channel, and JSON.stringify escapes it.
+  const same = (actual: unknown, expected: unknown, what: string) => expect(JSON.stringify(actual), what).toBe(JSON.stringify(expected));
+
+  async function expectStoredAsSent({ text, messageId }: (typeof cases)[number]) {
+    const status = statuses.get(messageId)!;
+    const row = (await archivedRows([messageId])).get(messageId);
+    if (status !== 200) {
+      // Refused: nothing of it is kept.
+      expect(row).toBeUndefined();
+      return;
+    }
+    expect(row !== undefined, "archived").toBe(true);
+    const payload = JSON.parse(row!.payload) as { event: string; properties: Record<string, unknown> };
+    same(payload.event, text.trim(), "archived event name");
+    same(row!.name, text.trim(), "archived name column");
+    same(payload.properties, { [text]: text }, "archived properties");
+    const profile = await (await lookup("userId=u-edge", WORKSPACE)).json<{ counters: Record<string, number>; recentEvents: { messageId: string; event?: string; properties: Record<string, unknown> }[] }>();
+    expect(Object.hasOwn(profile.counters, `event:${text.trim()}`) && profile.counters[`event:${text.trim()}`], "the profile's counter").toBe(1);
+    const recent = profile.recentEvents.find((e) => e.messageId === messageId);
+    same(recent?.event, text.trim(), "the profile's recent event");
+    same(recent?.properties, { [text]: text }, "the profile's recent properties");
+  }
+
+  it.each(cases.filter(({ text }) => !LONE_SURROGATE.test(text)))("stores $shown exactly as it was accepted", expectStoredAsSent);
+
+  // Issue 11 (open): an event name with an unpaired surrogate is accepted but stored changed (D1's
+  // name column holds U+FFFD in its place). Passes, and must lose `.fails`, once it is refused or kept.
+  it.fails.each(cases.filter(({ text }) => LONE_SURROGATE.test(text)))("stores $shown (an unpaired surrogate) exactly as it was accepted", expectStoredAsSent);
 });
 
 describe("what reached D1", () => {
   afterAll(() => vi.restoreAllMocks());
 
-  it("holds every accepted valid event once, and no archived row is corrupt", async () => {
-    const ids = [...accepted];
+  it("holds every accepted valid event once, as it was sent, and no archived row is corrupt", async () => {
+    // Its own mixed batches (another seed than the test above), each with an event that is refused.
+    const batches = fc.sample(mixedBatch("d1"), { seed: SEED + 1, numRuns: 20 });
+    const sent = new Map<string, Record<string, unknown>>();
+    for (const items of batches) {
+      const batch = [...items.map((i) => i.e), { type: "track", userId: "u-refused" }];
+      const res = await call("/v1/batch", collectRequest("/v1/batch", JSON.stringify({ batch }), "secret"));
+      const { status, text } = await expectSafe(res, `d1 batch ${JSON.stringify(batch).slice(0, 300)}`);
+      if (!items.some((i) => i.valid)) continue;
+      expect(status, text).toBe(200);
+      for (const { valid, e } of items) if (valid) sent.set((e as { messageId: string }).messageId, e as Record<string, unknown>);
+    }
+    const ids = [...sent.keys()];
     expect(ids.length).toBeGreaterThan(0);
-    const present = async () => {
-      const found = new Set<string>();
-      for (let i = 0; i < ids.length; i += 90) {
-        const chunk = ids.slice(i, i + 90);
-        const { results } = await env.DB.prepare(`SELECT message_id FROM events WHERE workspace_id = ? AND message_id IN (${chunk.map(() => "?").join(",")})`)
-          .bind(site.workspaceId, ...chunk)
-          .all<{ message_id: string }>();
-        for (const row of results) found.add(row.message_id);
-      }
-      return found;
-    };
-    const found = await eventually(present, (f) => f.size === ids.length, 30_000).catch(async () => present());
+    await drainQueue();
+    const found = await archivedRows(ids);
     expect(ids.filter((id) => !found.has(id)), `consumer log: ${logged.filter((l) => l.includes("D1")).at(-1)}`).toEqual([]);
+
+    for (const [messageId, event] of sent) {
+      const stored = JSON.parse(found.get(messageId)!.payload) as Record<string, any>;
+      const shown = JSON.stringify(event).slice(0, 300);
+      expect(stored.type, shown).toBe(event.type);
+      expect(stored.userId, shown).toBe(event.userId);
+      for (const field of ["properties", "traits"] as const) expect(stored[field], `${field} of ${shown}`).toEqual(asJson(event[field]));
+      for (const field of ["event", "groupId", "previousId"] as const) {
+        if (event[field] !== undefined) expect(stored[field], `${field} of ${shown}`).toBe(String(event[field]).trim());
+      }
+      if (event.name !== undefined) expect(stored.name, shown).toBe(event.name);
+      const context = asJson(event.context) as Record<string, unknown> | undefined;
+      for (const [key, value] of Object.entries(context ?? {})) {
+        // A context field named __proto__ is lost: the test below pins that on its own.
+        if (!ENRICHED_CONTEXT.includes(key) && key !== "__proto__") expect(stored.context[key], `context.${key} of ${shown}`).toEqual(value);
+      }
+    }
 
     const { results: rows } = await env.DB.prepare("SELECT message_id, type, payload FROM events WHERE workspace_id = ?").bind(site.workspaceId).all<{ message_id: string; type: string; payload: string }>();
     for (const row of rows) {
@@ -210,4 +283,18 @@ describe("what reached D1", () => {
     }
     expectPrototypeClean();
   }, 60_000);
+
+  // Found by the comparison above: the schema's loose objects (the event, its context, context.page)
+  // are rebuilt key by key, so a field named "__proto__" is dropped there, while properties and
+  // traits keep it as data. Not listed in issue 11; left failing until the schema keeps it.
+  it("keeps a context field named __proto__ as data, as it keeps one in properties and traits", async () => {
+    const text = '{"userId":"u-proto-context","messageId":"proto-context","event":"E","properties":{"__proto__":1},"context":{"__proto__":{"a":1},"kept":true}}';
+    const res = await call("/v1/track", collectRequest("/v1/track", text, "secret"));
+    expect((await expectSafe(res, "context.__proto__")).status).toBe(200);
+    await drainQueue();
+    const stored = JSON.parse((await archivedRows(["proto-context"])).get("proto-context")!.payload) as { properties: object; context: object };
+    expect(Object.hasOwn(stored.properties, "__proto__")).toBe(true);
+    expect(Object.hasOwn(stored.context, "kept")).toBe(true);
+    expect(Object.hasOwn(stored.context, "__proto__")).toBe(true);
+  });
 });
