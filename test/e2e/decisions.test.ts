@@ -3,7 +3,7 @@
 // an origin error or a non-HTML answer passes through as the origin sent it.
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { e2e, eventually, launchChromium, newVisitorContext } from "./helpers";
+import { e2e, eventually, hasTrack, launchChromium, lookup, newVisitorContext, visitorId } from "./helpers";
 
 let browser: Browser;
 let context: BrowserContext;
@@ -55,13 +55,19 @@ async function shoeViewer(traits?: Record<string, unknown>) {
   await page.waitForFunction(() => (window as unknown as { cohort: { v?: string } }).cohort.v);
   if (traits) await page.evaluate((t) => (window as unknown as { cohort: (...a: unknown[]) => void }).cohort("identify", `u-${Math.random()}`, t), traits);
   await page.click("#view");
-  // The track reaches the profile (and the segment) once the tag has sent it.
+  // The track reaches the profile (and the segment) once the tag has sent it: wait for the profile
+  // to hold it (and the traits), not for a time.
   await eventually(
     async () => (await context.cookies(url)).some((c) => c.name === "cohort_id"),
     Boolean,
     "the visitor cookie",
   );
-  await page.waitForTimeout(600);
+  const id = await visitorId(context);
+  await eventually(
+    () => lookup({ anonymousId: id }),
+    (profile) => hasTrack("Product Viewed")(profile) && Object.keys(traits ?? {}).every((name) => Object.hasOwn(profile!.traits, name)),
+    "the shoe view (and traits) in the profile",
+  );
 }
 
 describe("the tag", () => {
