@@ -102,7 +102,7 @@ export async function drainQueue(): Promise<void> {
   await eventually(
     () => env.DB.prepare("SELECT 1 AS n FROM cookieless_seen WHERE site_id = '__drain__' AND message_id = ?").bind(messageId).first(),
     (row) => row !== null,
-    15_000,
+    30_000,
   );
 }
 

@@ -19,7 +19,7 @@ async function expectSafe(res: Response) {
   return res.status;
 }
 
-describe("known hostile cases", () => {
+describe("inputs that once answered 500", () => {
   // Deep nesting overflowed the Durable Object RPC's serializer; a clock-skew correction beyond
   // Date's range threw in toISOString; a `type` naming an Object.prototype member passed `in`.
   it.each([
