@@ -5,14 +5,16 @@
  * and hand every event (accepted, counted cookieless, or rejected) to the queue for D1.
  *
  * Profiles are applied before the queue: if either fails the request fails, and the sender's retry
- * is safe because both the profile (messageId) and the archive (primary key) deduplicate.
+ * is safe because both the profile (messageId) and the archive (primary key) deduplicate. What a
+ * profile change owes the pipeline beyond the events (memberships, ledger entries, forgets) the
+ * profile writes to its own outbox in the same transaction and sends itself.
  */
 import { withConsent } from "../consent/enforce";
 import { mayProfile, type ConsentPolicy, type ConsentState } from "../consent/purposes";
-import { ledgerSignals, requestSignals, type RequestConsent } from "../consent/request";
+import { requestSignals, type RequestConsent } from "../consent/request";
 import { resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { profileKey, type ProfileKey } from "../identity/keys";
-import { enqueue, forgetMessage, membershipMessages, type PipelineMessage } from "../pipeline/messages";
+import { enqueue, type PipelineMessage } from "../pipeline/messages";
 import type { SegmentDef } from "../segments/membership";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { applyToProfile, mergeProfiles } from "../profile/profiles";
@@ -62,11 +64,6 @@ export const sitePolicy = (site: Site): ConsentPolicy => ({
 });
 
 export const dayOf = (iso: string) => iso.slice(0, 10);
-
-/** A consent change on its way to the ledger. */
-export function ledgerMessage(site: Site, subject: string | null, signals: ConsentSignals, consent: ConsentState): PipelineMessage {
-  return { kind: "consent", id: crypto.randomUUID(), workspaceId: site.workspaceId, siteId: site.id, subject, at: Date.now(), signals: ledgerSignals(signals), consent };
-}
 
 export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: IngestRequest): Promise<IngestResult> {
   const { site, parsed, receivedAt, source } = request;
@@ -129,8 +126,8 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     const sources = [profileKey(site.workspaceId, { anonymousId: from })!];
     if (event.type === "alias" && source === "server") sources.push(profileKey(site.workspaceId, { userId: from })!);
     for (const key of sources) {
-      // The merged profile's memberships and index row now belong to the user's.
-      if (await mergeProfiles(env.PROFILES, key, to)) messages.push(forgetMessage(key, false));
+      // The merged profile owes the pipeline its own departure (memberships, index row).
+      await mergeProfiles(env.PROFILES, key, to);
     }
   }
 
@@ -146,9 +143,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     const browserGroup = source === "browser" && group.some((e) => e.anonymousId === visitorId);
     if (browserGroup) browserConsent = r.consent;
     if (browserGroup || (source === "server" && !profile)) profile = { key: r.key, segments: r.segments };
-    messages.push(...membershipMessages(r.key, site.id, r.membershipChanges));
-    if (r.consentChanged) messages.push(ledgerMessage(site, r.key, signals, r.consent));
-    if (r.forgotten) messages.push(forgetMessage(r.key, true));
+    // Memberships, ledger entries and forgets are owed by the profile itself (its outbox).
     if (r.erased) {
       if (browserGroup) clearCookie = true;
       continue;
