@@ -130,11 +130,14 @@ export class ProfileStorage {
     }
   }
 
-  /** Adds to a counter; a new event name past MAX_COUNTERS is counted under `event:(other)`. */
+  /**
+   * Adds to a counter. Names stop at MAX_COUNTERS (the last place is kept for `event:(other)`,
+   * where new event names are counted from then on).
+   */
   increment(name: string, by: number): void {
     const updated = this.db.update(counters).set({ count: sql`${counters.count} + ${by}` }).where(eq(counters.name, name)).returning({ n: counters.name }).all();
     if (updated.length > 0) return;
-    const target = this.count(counters) >= MAX_COUNTERS && name.startsWith("event:") ? OTHER_EVENTS : name;
+    const target = this.count(counters) >= MAX_COUNTERS - 1 && name.startsWith("event:") ? OTHER_EVENTS : name;
     this.db.insert(counters).values({ name: target, count: by }).onConflictDoUpdate({ target: counters.name, set: { count: sql`${counters.count} + ${by}` } }).run();
   }
 
