@@ -11,6 +11,7 @@ import type { ProfileKey } from "../identity/keys";
 import type { SegmentContext } from "../segments";
 import type { SegmentDef } from "../segments/membership";
 import type { CampaignTouch, RecentEvent } from "./effects";
+import type { MembershipChange } from "./rules";
 
 /** How many recent events a profile keeps (segment windows will widen this, DESIGN.md §3). */
 export const RECENT_EVENTS = 200;
@@ -65,12 +66,7 @@ export interface ExposureRecord {
   names: Record<string, string>;
 }
 
-/** A segment entered or left, at the exact time it happened. */
-export interface MembershipChange {
-  segmentId: string;
-  member: boolean;
-  at: number;
-}
+export type { MembershipChange } from "./rules";
 
 export interface ApplyResult {
   applied: number;

@@ -5,7 +5,13 @@
  */
 import { mayProfile, PURPOSES, type ConsentState, type Purpose } from "../consent/purposes";
 import { samePurposes } from "../consent/resolve";
-import type { MembershipChange } from "./contract";
+
+/** A segment entered or left, at the exact time it happened. */
+export interface MembershipChange {
+  segmentId: string;
+  member: boolean;
+  at: number;
+}
 
 /** Signals of the visitor's own: they can take back a consent the profile holds. */
 const STRONG_SOURCES = new Set(["explicit", "tcf", "gpp", "gpc"]);
