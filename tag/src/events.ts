@@ -9,6 +9,8 @@ import { context } from "./context";
 type Props = Record<string, unknown>;
 
 let userId: string | undefined;
+/** The site server's proof of userId (DESIGN.md "Verified identity"), sent with every event that names it. */
+let userHash: string | undefined;
 
 /** A random UUID; `crypto.randomUUID` needs a secure context, so plain-http pages fall back. */
 function uuid(): string {
@@ -22,7 +24,9 @@ function uuid(): string {
 }
 
 function base() {
-  return { messageId: uuid(), timestamp: new Date().toISOString(), userId, context: context() };
+  const c = context();
+  if (userHash) c.identity = { userHash };
+  return { messageId: uuid(), timestamp: new Date().toISOString(), userId, context: c };
 }
 
 const obj = (value: unknown): Props => (value && typeof value == "object" ? (value as Props) : {});
@@ -30,9 +34,10 @@ const obj = (value: unknown): Props => (value && typeof value == "object" ? (val
 /**
  * Builds the event for one command, or returns a reason string when the call is not valid.
  * @example build("track", ["Product Viewed", {sku: "s1"}]) // → {type:"track", event:"Product Viewed", …}
+ * @example build("identify", ["u1", {plan: "pro"}, {userHash: "9f…"}]) // → {type:"identify", userId:"u1", context:{identity:{userHash}}, …}
  */
 export function build(command: unknown, args: unknown[]): WireEvent | string {
-  const [a, b] = args;
+  const [a, b, c] = args;
   if (command == "page") {
     // cohort('page', props) is accepted too, as analytics.js does.
     const named = typeof a == "string";
@@ -43,9 +48,12 @@ export function build(command: unknown, args: unknown[]): WireEvent | string {
     return { ...base(), type: "track", event: a, properties: obj(b) } satisfies WireEvent;
   }
   if (command == "identify") {
-    if (typeof a == "number") userId = "" + a;
-    else if (typeof a == "string" && a) userId = a;
+    const id = typeof a == "number" ? "" + a : typeof a == "string" && a ? a : undefined;
+    if (id && id != userId) userHash = undefined;
+    if (id) userId = id;
     if (!userId) return "identify needs a userId";
+    const hash = obj(c).userHash;
+    if (typeof hash == "string") userHash = hash;
     return { ...base(), type: "identify", userId, traits: obj(typeof a == "object" ? a : b) } satisfies WireEvent;
   }
   return "unknown command " + command;

@@ -24,7 +24,7 @@ const w = window as unknown as { cohort?: Cohort };
 /**
  * The public API, on `window.cohort`.
  * @example cohort('track', 'Product Added', { sku: 'sku-1', price: 42 })
- * @example cohort('identify', 'user-42', { email: 'ada@example.com' })
+ * @example cohort('identify', 'user-42', { email: 'ada@example.com' }, { userHash: '<from your server>' })
  * @example cohort('consent', { analytics: true, personalization: true, advertising: false })
  * @example cohort('decide', ['hero'], (decisions) => console.log(decisions.hero?.content))
  */

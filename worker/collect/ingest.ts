@@ -5,14 +5,17 @@
  * and hand every event (accepted, counted cookieless, or rejected) to the queue for D1.
  *
  * Profiles are applied before the queue: if either fails the request fails, and the sender's retry
- * is safe because both the profile (messageId) and the archive (primary key) deduplicate.
+ * is safe because both the profile (messageId) and the archive (primary key) deduplicate. What a
+ * profile change owes the pipeline beyond the events (memberships, ledger entries, forgets) the
+ * profile writes to its own outbox in the same transaction and sends itself.
  */
 import { withConsent } from "../consent/enforce";
 import { mayProfile, type ConsentPolicy, type ConsentState } from "../consent/purposes";
-import { ledgerSignals, requestSignals, type RequestConsent } from "../consent/request";
+import { requestSignals, type RequestConsent } from "../consent/request";
 import { resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { profileKey, type ProfileKey } from "../identity/keys";
-import { enqueue, forgetMessage, membershipMessages, type PipelineMessage } from "../pipeline/messages";
+import { userHashOf, verifiesUser, type IdentityPolicy } from "../identity/verify";
+import { enqueue, type PipelineMessage } from "../pipeline/messages";
 import type { SegmentDef } from "../segments/membership";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { applyToProfile, mergeProfiles } from "../profile/profiles";
@@ -35,6 +38,8 @@ export interface IngestRequest {
   segments?: SegmentDef[];
   /** The request's own consent signals (consent cookie, Sec-GPC, country); none when left out. */
   consent?: Omit<RequestConsent, "source">;
+  /** How browser userIds are verified (server sources are trusted). Default: required, no secret. */
+  identity?: IdentityPolicy;
   receivedAt: Date;
 }
 
@@ -63,11 +68,6 @@ export const sitePolicy = (site: Site): ConsentPolicy => ({
 
 export const dayOf = (iso: string) => iso.slice(0, 10);
 
-/** A consent change on its way to the ledger. */
-export function ledgerMessage(site: Site, subject: string | null, signals: ConsentSignals, consent: ConsentState): PipelineMessage {
-  return { kind: "consent", id: crypto.randomUUID(), workspaceId: site.workspaceId, siteId: site.id, subject, at: Date.now(), signals: ledgerSignals(signals), consent };
-}
-
 export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: IngestRequest): Promise<IngestResult> {
   const { site, parsed, receivedAt, source } = request;
   const policy = sitePolicy(site);
@@ -78,11 +78,14 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     incoming: event,
     event: enrich(normalise(event, receivedAt, parsed.sentAt), source === "browser" ? request.edge : {}),
   }));
+  if (source === "browser") await checkClaims(indexed, request.identity ?? { required: true }, rejected, Boolean(parsed.single));
   const events = indexed.map(({ event }) => event);
+  // A server forwarding a crawler's user agent still speaks for its user: only a browser is taken for a bot.
+  const isBot = (event: CollectedEvent) => source === "browser" && Boolean(event.context.bot);
 
   const signals = requestSignals(events, { ...request.consent, source });
   const requestConsent = resolveConsent(policy, signals, receivedAt.getTime());
-  const humans = events.filter((e) => !e.context.bot);
+  const humans = events.filter((e) => !isBot(e));
   let visitorId = request.visitorId;
   if (source === "browser" && humans.length > 0 && !visitorId && mayProfile(requestConsent)) visitorId = request.newVisitorId();
 
@@ -91,20 +94,22 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
   const archiveAnonymously: CollectedEvent[] = [];
   let accepted = 0;
   for (const { index, incoming, event } of indexed) {
-    if (source === "browser" && !event.context.bot) {
+    if (source === "browser" && !isBot(event)) {
       // In the browser the signed cookie is the anonymous id: a page cannot choose whose profile it
       // writes to. A different id sent by the client (analytics.js keeps its own) is kept aside.
       if (event.anonymousId && event.anonymousId !== visitorId) event.context.clientAnonymousId = event.anonymousId;
       if (visitorId) event.anonymousId = visitorId;
       else delete event.anonymousId;
     }
-    const key = event.context.bot ? undefined : profileKey(site.workspaceId, event);
+    const key = isBot(event) ? undefined : profileKey(site.workspaceId, event);
     if (!key && !(source === "browser")) {
       rejected.push({ index, code: "missing_identity", message: "an event needs a userId or an anonymousId", path: parsed.single ? "userId" : `batch.${index}.userId`, payload: incoming });
       continue;
     }
     accepted++;
-    if (event.context.bot) archiveAnonymously.push(event);
+    // A bot is archived (never profiled) when the request's consent allows keeping events; else only counted.
+    if (isBot(event) && mayProfile(requestConsent)) archiveAnonymously.push(event);
+    else if (isBot(event)) messages.push(cookielessMessage(site, event));
     else if (!key) messages.push(cookielessMessage(site, event));
     else groups.set(key, [...(groups.get(key) ?? []), event]);
   }
@@ -113,7 +118,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
   // is a claim, not an authority: it can only merge its own (cookie) profile into a user; an
   // alias naming any other previous id is honoured from servers (secret key) only.
   for (const event of events) {
-    if (!event.userId || event.context.bot) continue;
+    if (!event.userId || isBot(event)) continue;
     const from =
       source === "browser"
         ? event.type === "identify" || event.type === "alias"
@@ -129,8 +134,8 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     const sources = [profileKey(site.workspaceId, { anonymousId: from })!];
     if (event.type === "alias" && source === "server") sources.push(profileKey(site.workspaceId, { userId: from })!);
     for (const key of sources) {
-      // The merged profile's memberships and index row now belong to the user's.
-      if (await mergeProfiles(env.PROFILES, key, to)) messages.push(forgetMessage(key, false));
+      // The merged profile owes the pipeline its own departure (memberships, index row).
+      await mergeProfiles(env.PROFILES, key, to);
     }
   }
 
@@ -146,9 +151,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     const browserGroup = source === "browser" && group.some((e) => e.anonymousId === visitorId);
     if (browserGroup) browserConsent = r.consent;
     if (browserGroup || (source === "server" && !profile)) profile = { key: r.key, segments: r.segments };
-    messages.push(...membershipMessages(r.key, site.id, r.membershipChanges));
-    if (r.consentChanged) messages.push(ledgerMessage(site, r.key, signals, r.consent));
-    if (r.forgotten) messages.push(forgetMessage(r.key, true));
+    // Memberships, ledger entries and forgets are owed by the profile itself (its outbox).
     if (r.erased) {
       if (browserGroup) clearCookie = true;
       continue;
@@ -179,6 +182,46 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     profile,
     context: segmentContextOf(events.at(-1)?.context ?? {}),
   };
+}
+
+/** A browser request speaks for one visitor: at most one (verified) userId besides its cookie. */
+export const MAX_BROWSER_USERS = 1;
+
+/**
+ * Browser userIds are claims. An unverified one is moved aside to `context.claimedUserId` (the
+ * event stays on the browser's own cookie profile); a verified one is kept; events naming a second
+ * verified userId in the same request are refused (`too_many_users`).
+ */
+async function checkClaims(indexed: { index: number; incoming: unknown; event: CollectedEvent }[], policy: IdentityPolicy, rejected: Rejection[], single: boolean): Promise<void> {
+  const verdicts = new Map<string, boolean>();
+  const users = new Set<string>();
+  for (let i = 0; i < indexed.length; i++) {
+    const { index, incoming, event } = indexed[i]!;
+    const userId = event.userId;
+    if (!userId) continue;
+    const hash = userHashOf(event.context);
+    // The hash is a credential for that user: it is not stored with the event.
+    if (hash !== undefined) event.context.identity = withoutHash(event.context.identity);
+    const verdictKey = `${userId}\u0000${String(hash)}`;
+    let verified = verdicts.get(verdictKey);
+    if (verified === undefined) verdicts.set(verdictKey, (verified = await verifiesUser(policy, userId, hash)));
+    if (!verified) {
+      event.context.claimedUserId = userId;
+      delete (event as { userId?: string }).userId;
+      continue;
+    }
+    if (!users.has(userId) && users.size >= MAX_BROWSER_USERS) {
+      rejected.push({ index, code: "too_many_users", message: `A browser request speaks for one visitor: this event names a second userId (at most ${MAX_BROWSER_USERS} per request).`, path: single ? "userId" : `batch.${index}.userId`, payload: incoming });
+      indexed.splice(i--, 1);
+      continue;
+    }
+    users.add(userId);
+  }
+}
+
+function withoutHash(identity: unknown): unknown {
+  const { userHash: _hash, ...rest } = identity as Record<string, unknown>;
+  return rest;
 }
 
 /** An event of a visitor who may not be profiled: only its site, day, type and name are counted. */

@@ -36,6 +36,8 @@ export interface WireContext {
   locale?: string;
   screen?: { width: number; height: number };
   timezone?: string;
+  /** Proof of the userId: `hex(HMAC-SHA256(identitySecret, userId))`, computed by the site's server. */
+  identity?: { userHash: string };
 }
 
 interface WireBase {

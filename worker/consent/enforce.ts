@@ -7,7 +7,8 @@ import type { ConsentState } from "./purposes";
 
 export const CLICK_ID_PARAMS = ["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "li_fat_id", "twclid", "dclid", "yclid"];
 
-function stripParams(url: unknown): unknown {
+/** A URL without advertising click ids (unchanged when it has none or is not a URL). */
+export function stripClickIds(url: unknown): unknown {
   if (typeof url !== "string" || !CLICK_ID_PARAMS.some((p) => url.includes(`${p}=`))) return url;
   try {
     const parsed = new URL(url, "https://placeholder.invalid");
@@ -26,12 +27,12 @@ export function withConsent(event: CollectedEvent, consent: ConsentState): Colle
     context.campaign = Object.fromEntries(Object.entries(context.campaign).filter(([k]) => !CLICK_ID_PARAMS.includes(k)));
   }
   if (context.page) {
-    context.page = { ...context.page, url: stripParams(context.page.url) as string | undefined, search: stripParams(context.page.search) as string | undefined };
+    context.page = { ...context.page, url: stripClickIds(context.page.url) as string | undefined, search: stripClickIds(context.page.search) as string | undefined };
   }
   return { ...governed, context };
 }
 
 /** Removes click ids from a stored campaign touch (when advertising consent is withdrawn). */
 export function stripTouch<T extends { landingUrl?: string }>(touch: T): T {
-  return { ...touch, landingUrl: stripParams(touch.landingUrl) as string | undefined };
+  return { ...touch, landingUrl: stripClickIds(touch.landingUrl) as string | undefined };
 }

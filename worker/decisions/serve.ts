@@ -7,7 +7,6 @@ import { enrich } from "../collect/enrich";
 import { normalise } from "../collect/normalise";
 import type { WireDecisions } from "../collect/wire";
 import { profileStub, type ProfileKey } from "../identity/keys";
-import type { PipelineMessage } from "../pipeline/messages";
 import type { ProfileDecision } from "../profile/store";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { liveExperiences } from "../store/experiences";
@@ -39,14 +38,26 @@ export interface DecideFor {
   context: SegmentContext;
   /** The visitor's profile, when there is one. */
   key?: ProfileKey;
+  /**
+   * Record assignments and first exposures now (default). With false (the edge route, which may
+   * still serve the page unpersonalised), the answer's `record` records them once the content
+   * was served.
+   */
+  record?: boolean;
 }
 
-export async function decideFor(env: Pick<Env, "DB" | "PROFILES">, request: DecideFor): Promise<{ decisions: WireDecisions; messages: PipelineMessage[] }> {
-  if (request.slots.length === 0) return { decisions: {}, messages: [] };
+export interface Decided {
+  decisions: WireDecisions;
+  /** With `record: false`: records this decision's assignments and first exposures. */
+  record?: () => Promise<void>;
+}
+
+export async function decideFor(env: Pick<Env, "DB" | "PROFILES">, request: DecideFor): Promise<Decided> {
+  if (request.slots.length === 0) return { decisions: {} };
   const experiences = (await liveExperiences(env.DB, request.site.workspaceId)).filter((e) => request.slots.includes(e.slot));
-  if (experiences.length === 0) return { decisions: {}, messages: [] };
-  const base = { experiences, slots: request.slots, context: request.context, now: Date.now(), requestKey: crypto.randomUUID() };
-  if (!request.key) return { decisions: decideWithoutProfile(base).decisions, messages: [] };
+  if (experiences.length === 0) return { decisions: {} };
+  const base = { experiences, slots: request.slots, context: request.context, now: Date.now(), requestKey: crypto.randomUUID(), siteId: request.site.id, record: request.record };
+  if (!request.key) return { decisions: decideWithoutProfile(base).decisions };
   // One call to the profile; a merged one names its target (followed a few hops at most).
   let key = request.key;
   let result: ProfileDecision | undefined;
@@ -56,13 +67,10 @@ export async function decideFor(env: Pick<Env, "DB" | "PROFILES">, request: Deci
     if (!result.forwardedTo) break;
     key = result.forwardedTo;
   }
-  if (!result || result.forwardedTo) return { decisions: {}, messages: [] };
-  const messages: PipelineMessage[] = result.exposureEvents.map((event) => ({
-    kind: "event",
-    workspaceId: request.site.workspaceId,
-    siteId: request.site.id,
-    profileKey: key,
-    event,
-  }));
-  return { decisions: result.decisions, messages };
+  if (!result || result.forwardedTo) return { decisions: {} };
+  // Recorded first exposures are in the profile's outbox, on their way to the archive.
+  if (request.record !== false || result.exposures.length === 0) return { decisions: result.decisions };
+  const served = { siteId: request.site.id, now: base.now, assignments: result.assignments, exposures: result.exposures, names: Object.fromEntries(experiences.map((e) => [e.id, e.name ?? ""])) };
+  const stub = profileStub(env.PROFILES, key);
+  return { decisions: result.decisions, record: () => stub.recordExposures(served) };
 }

@@ -13,7 +13,6 @@ import { decideFor, parseSlots } from "../decisions/serve";
 import { demoEnabled, type AppContext, type AppEnv } from "../env";
 import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
-import { enqueue } from "../pipeline/messages";
 import { viewProfile } from "../profile/profiles";
 import { liveSegments } from "../store/segments";
 import { findSiteByKey, isSecretKey, originAllowed } from "../store/sites";
@@ -118,7 +117,6 @@ function handler(kind: EventType | "batch") {
     if (slots.length === 0) return c.json(answer);
     // Decisions reflect the events just applied: the same profile, right after them.
     const decided = await decideFor(c.env, { site, slots, context: result.context, key: result.profile?.key });
-    if (decided.messages.length > 0) await enqueue(c.env.EVENTS, decided.messages);
     return c.json({ ...answer, decisions: decided.decisions });
   };
 }

@@ -3,14 +3,15 @@
  */
 import { getCookie } from "hono/cookie";
 import { z } from "zod";
-import { ledgerMessage, sitePolicy } from "../collect/ingest";
+import { sitePolicy } from "../collect/ingest";
 import { MAX_EVENT_BYTES } from "../collect/parse";
 import { mayProfile, PURPOSES } from "../consent/purposes";
 import { combineExplicit, decodeConsentCookie, resolveConsent, type ConsentSignals } from "../consent/resolve";
 import type { AppContext } from "../env";
 import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
-import { enqueue, forgetMessage, membershipMessages } from "../pipeline/messages";
+import { enqueue } from "../pipeline/messages";
+import { ledgerMessage } from "../profile/owed";
 import { applyToProfile } from "../profile/profiles";
 import { liveSegments } from "../store/segments";
 import { jsonBody } from "./body";
@@ -48,7 +49,6 @@ export async function consentRoute(c: AppContext) {
   let visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
   let consent = resolveConsent(policy, signals, now);
   if (!visitorId && mayProfile(consent)) visitorId = newVisitorId();
-  let subject: string | null = null;
   let changed = Boolean(body.purposes);
   if (visitorId) {
     const result = await applyToProfile(c.env.PROFILES, {
@@ -59,16 +59,15 @@ export async function consentRoute(c: AppContext) {
       retentionDays: site.retentionDays,
       segments: await liveSegments(c.env.DB, site.workspaceId),
       siteId: site.id,
+      // The profile writes the ledger entry (and what else the change owes) with the change itself.
+      recordChoice: changed,
     });
     consent = result.consent;
-    const messages = membershipMessages(result.key, site.id, result.membershipChanges);
-    if (result.forgotten) messages.push(forgetMessage(result.key, true));
-    if (messages.length > 0) await enqueue(c.env.EVENTS, messages);
-    subject = result.key;
-    changed ||= result.consentChanged;
     if (result.erased) visitorId = undefined;
+    else changed = false;
   }
-  if (changed) await enqueue(c.env.EVENTS, [ledgerMessage(site, subject, signals, consent)]);
+  // A visitor without a profile (nothing may be kept) still has their choice in the ledger.
+  if (changed) await enqueue(c.env.EVENTS, [ledgerMessage(site, null, signals, consent)]);
   const keep = mayProfile(consent) && visitorId !== undefined;
   await setIdentityCookies(c, site, {
     visitorId: keep ? visitorId : undefined,

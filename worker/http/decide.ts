@@ -9,7 +9,6 @@ import { decideFor, parseSlots, requestContext } from "../decisions/serve";
 import type { AppContext } from "../env";
 import { COOKIE_NAME, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey, type ProfileKey } from "../identity/keys";
-import { enqueue } from "../pipeline/messages";
 import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { authenticate, basicAuthKey } from "./request";
@@ -40,7 +39,6 @@ export async function decideRoute(c: AppContext) {
     if (!key) throw new ApiError(400, "missing_identity", "A server names the visitor by userId or anonymousId.", { path: "userId" });
   }
   const decided = await decideFor(c.env, { site, slots, context: requestContext(body.context, edge), key });
-  if (decided.messages.length > 0) await enqueue(c.env.EVENTS, decided.messages);
   c.header("Cache-Control", "no-store");
   return c.json({ decisions: decided.decisions });
 }

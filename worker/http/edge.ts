@@ -11,7 +11,6 @@ import { personalise } from "../decisions/rewrite";
 import type { AppContext } from "../env";
 import { COOKIE_NAME, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
-import { enqueue } from "../pipeline/messages";
 import { findEdgeSite } from "../store/sites";
 
 export const edgeEnabled = (env: Env) => Boolean(env.EDGE_ORIGIN);
@@ -38,13 +37,17 @@ export async function serveFromOrigin(c: AppContext): Promise<Response> {
     timeoutMs: DECIDE_TIMEOUT_MS,
     tag: { writeKey: site.writeKey },
     decideSlots: async (slots) => {
+      const started = Date.now();
       const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
       const context = requestContext(
         { page: { url: url.href, path: url.pathname, search: url.search, referrer: c.req.header("Referer") ?? "" } },
         { userAgent: c.req.header("User-Agent"), cf: c.req.raw.cf as Record<string, unknown> | undefined },
       );
-      const decided = await decideFor(c.env, { site, slots, context, key: visitorId ? profileKey(site.workspaceId, { anonymousId: visitorId }) : undefined });
-      if (decided.messages.length > 0) c.executionCtx.waitUntil(enqueue(c.env.EVENTS, decided.messages));
+      const key = visitorId ? profileKey(site.workspaceId, { anonymousId: visitorId }) : undefined;
+      const decided = await decideFor(c.env, { site, slots, context, key, record: false });
+      // An exposure is recorded only for content that is served: past the timeout the page goes
+      // out unpersonalised and nothing is recorded (the variant stays the same next time: bucketing is stable).
+      if (decided.record && Date.now() - started < DECIDE_TIMEOUT_MS) c.executionCtx.waitUntil(decided.record());
       return decided.decisions;
     },
   });

@@ -29,7 +29,9 @@ export type PipelineMessage =
    * A profile that is gone (merged into another, consent withdrawn, expired): its memberships and
    * index row leave D1, and with `archive` its archived events too.
    */
-  | { kind: "forget"; workspaceId: string; profileKey: string; archive: boolean }
+  | { kind: "forget"; workspaceId: string; profileKey: string; archive: boolean; mergedKeys?: string[] }
+  /** Advertising consent withdrawn: click ids leave the archived events of these profile keys. */
+  | { kind: "strip_ads"; workspaceId: string; profileKey: string; keys: string[] }
   /** A page of profiles to evaluate a new or changed segment on (backfill), after `cursor`. */
   | { kind: "backfill"; workspaceId: string; segmentId: string; version: number; cursor: string | null }
   /** A consent change for the ledger. */
@@ -99,6 +101,16 @@ export function membershipMessages(profileKey: string, siteId: string, changes: 
   ]);
 }
 
-export function forgetMessage(profileKey: string, archive: boolean): PipelineMessage {
-  return { kind: "forget", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, archive };
+/**
+ * A profile that is gone; with `archive`, its archived events go too, and those of the profiles
+ * merged into it (`mergedKeys`: a browser's pre-login events belong to the user who withdrew).
+ */
+export function forgetMessage(profileKey: string, archive: boolean, mergedKeys: string[] = []): PipelineMessage {
+  const message: PipelineMessage = { kind: "forget", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, archive };
+  return mergedKeys.length > 0 ? { ...message, mergedKeys } : message;
+}
+
+/** Advertising withdrawn: click ids leave the archived events of the profile and those merged into it. */
+export function stripAdsMessage(profileKey: string, mergedKeys: string[]): PipelineMessage {
+  return { kind: "strip_ads", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, keys: [profileKey, ...mergedKeys] };
 }

@@ -11,6 +11,7 @@ import type { ProfileKey } from "../identity/keys";
 import type { SegmentContext } from "../segments";
 import type { SegmentDef } from "../segments/membership";
 import type { CampaignTouch, RecentEvent } from "./effects";
+import type { MembershipChange } from "./rules";
 
 /** How many recent events a profile keeps (segment windows will widen this, DESIGN.md §3). */
 export const RECENT_EVENTS = 200;
@@ -27,8 +28,10 @@ export interface ApplyRequest {
   retentionDays: number;
   /** The workspace's live segments, re-evaluated after the events are applied. */
   segments?: SegmentDef[];
-  /** The site the events came from (recorded on segment entry/exit events). */
+  /** The site the events came from (recorded on segment entry/exit events and ledger entries). */
   siteId?: string;
+  /** The request is the visitor's own choice (`/v1/consent`): a ledger entry even if nothing moved. */
+  recordChoice?: boolean;
 }
 
 export interface ProfileDecideRequest {
@@ -39,20 +42,31 @@ export interface ProfileDecideRequest {
   now: number;
   /** Bucketing key when the profile may not be used (a per-request random value). */
   requestKey: string;
+  /** The site asking (exposure events are archived under it). */
+  siteId: string;
+  /**
+   * Record assignments and first exposures now (default). The edge route passes false and calls
+   * `recordExposures` only for content it actually served.
+   */
+  record?: boolean;
 }
 
 export type ProfileDecision = DecideResult & {
-  exposureEvents: CollectedEvent[];
   /** This profile was merged: decide on the target instead. */
   forwardedTo?: ProfileKey;
 };
 
-/** A segment entered or left, at the exact time it happened. */
-export interface MembershipChange {
-  segmentId: string;
-  member: boolean;
-  at: number;
+/** What `recordExposures` needs of a decision that was served. */
+export interface ExposureRecord {
+  siteId: string;
+  now: number;
+  assignments: Record<string, string>;
+  exposures: DecideResult["exposures"];
+  /** Experience names by id (exposure events carry them). */
+  names: Record<string, string>;
 }
+
+export type { MembershipChange } from "./rules";
 
 export interface ApplyResult {
   applied: number;
@@ -79,8 +93,9 @@ export interface ProfileView {
   identities: { kind: string; value: string }[];
   traits: Record<string, unknown>;
   counters: Record<string, number>;
-  firstSeen: string;
-  lastSeen: string;
+  /** ISO times; null when no event was applied yet (a profile that holds only a consent). */
+  firstSeen: string | null;
+  lastSeen: string | null;
   campaigns: { first?: CampaignTouch; last?: CampaignTouch; touches: CampaignTouch[] };
   segments: string[];
   consent: (ConsentState & { explicit?: ExplicitChoice }) | null;

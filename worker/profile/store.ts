@@ -1,123 +1,118 @@
 /**
- * ProfileStore: one Durable Object per profile (DESIGN.md §2), on SQLite storage. It is the single
- * writer of that profile, so counts are exact and a messageId is applied once however many times
- * and however concurrently it is delivered: every method runs without awaiting, so no two calls
- * interleave. It also holds the profile's consent (the authority for it, since it remembers the
- * visitor's explicit choice), the forward pointer left by a merge, and the erasure tombstone.
- * What an event does lives in `effects.ts`, consent rules in `consent/`, merge rules in `merge.ts`.
+ * ProfileStore: one Durable Object per profile (DESIGN.md §2), on SQLite storage migrated by
+ * drizzle. It is the single writer of that profile, so counts are exact and a messageId is
+ * applied once however many times and however concurrently it is delivered: every RPC reads and
+ * writes its state without awaiting, so no two interleave (only the outbox's send awaits, and it
+ * touches nothing but the rows it sent). It holds the profile's consent (the authority for it),
+ * the forward pointer left by a merge, the erasure tombstone, and the outbox of what its changes
+ * owe the pipeline. Decisions are pure functions (`rules.ts`, `effects.ts`, `merge.ts`,
+ * `consent/`, `segments/`, `decisions/`); storage is `storage.ts`.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { CollectedEvent } from "../collect/normalise";
-import { stripTouch, withConsent } from "../consent/enforce";
-import { mayProfile, PURPOSES, type ConsentState } from "../consent/purposes";
-import { combineExplicit, resolveConsent, samePurposes, type ExplicitChoice } from "../consent/resolve";
-import { parseProfileKey, type ProfileKey } from "../identity/keys";
-import { forgetMessage, membershipMessages, type PipelineMessage } from "../pipeline/messages";
+import { stripClickIds, stripTouch, withConsent } from "../consent/enforce";
+import { mayProfile, type ConsentState } from "../consent/purposes";
+import { combineExplicit, resolveConsent, type ExplicitChoice } from "../consent/resolve";
 import { audienceMatcher, contextOnlyInput } from "../decisions/audience";
 import { decide, decideWithoutProfile } from "../decisions/choose";
 import { exposureEvent } from "../decisions/exposure";
-import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
-import {
-  DAY,
-  DEDUPE_DAYS,
-  RECENT_EVENTS,
-  type ApplyRequest,
-  type ApplyResult,
-  type MembershipChange,
-  type ProfileDecideRequest,
-  type ProfileDecision,
-  type ProfileView,
-} from "./contract";
-import { ALARM_SLACK, DATA_TABLES, MAX_EVENTS, PRUNE_EVERY, SCHEMA } from "./tables";
-import { countersToAdd, type ProfileSnapshot } from "./merge";
+import { parseProfileKey, type ProfileKey } from "../identity/keys";
+import { enqueue, forgetMessage, membershipMessages, stripAdsMessage, type PipelineMessage } from "../pipeline/messages";
+import { compileRule, explain, segmentContextOf, segmentEventOf, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
-import { explain, segmentContextOf, segmentEventOf, compileRule, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
+import { DAY, RECENT_EVENTS, type ApplyRequest, type ApplyResult, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
+import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
+import { MAX_SNAPSHOT_BYTES, PRUNE_EVERY } from "./limits";
+import { countersToAdd, type ProfileSnapshot } from "./merge";
+import { archiveMessage, ledgerMessage } from "./owed";
+import { alarmTime, consentTransition, diffMemberships, outboxRetryDelay } from "./rules";
+import { ProfileStorage } from "./storage";
 
 export * from "./contract";
 
+/** Owed messages wait at most this long for the send that follows the change (then the alarm sends them). */
+const OUTBOX_GRACE_MS = 30_000;
+
 export class ProfileStore extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly data: ProfileStorage;
   /** Events stored since the last prune (in memory: an eviction only delays the next prune). */
   private sincePrune = PRUNE_EVERY;
   /** The alarm time last set by this instance. */
   private alarmAt?: number;
-  /**
-   * The stored events as rules see them, kept in memory between calls (parsed once, appended as
-   * events arrive, dropped whenever the table is pruned or rewritten).
-   */
+  /** The stored events as rules see them, parsed once, appended as events arrive, dropped on any rewrite. */
   private segmentEvents?: SegmentEvent[];
+  private flushing?: Promise<void>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.data = new ProfileStorage(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(SCHEMA);
+      this.data.migrate();
+      // Profiles from before the outbox table kept the alarm's pending messages in `meta`.
+      const legacy = this.data.json<PipelineMessage[]>("outbox");
+      if (legacy) this.data.transaction(() => (this.owe(legacy, Date.now()), this.data.delete("outbox")));
     });
   }
 
   /** Applies events (any order, any repetition) under the resolved consent; each messageId counts once. */
   apply(request: ApplyRequest): ApplyResult {
     const { key, events, policy } = request;
-    const previous = this.json<ConsentState>("consent");
-    const explicit = combineExplicit(this.json<ExplicitChoice>("explicit"), request.signals.explicit);
-    const consent = resolveConsent(policy, { ...request.signals, explicit }, Date.now());
-    // A change is worth a ledger entry when the purposes move, or when a profile's first consent
-    // comes from a signal of the visitor's (not from the site's defaults or the region alone).
-    const consentChanged = previous
-      ? !samePurposes(previous, consent)
-      : PURPOSES.some((p) => consent.sources[p] !== "default" && consent.sources[p] !== "site" && consent.sources[p] !== "region");
-    const base = { applied: 0, duplicates: 0, consent, consentChanged, membershipChanges: [] as MembershipChange[], segments: [] as string[] };
-    if (this.meta("erased")) return { ...base, consentChanged: false, erased: true };
-    const target = this.meta("merged_into");
-    if (target) return { ...base, consentChanged: false, forwardedTo: target as ProfileKey };
+    const now = Date.now();
+    const previous = this.data.json<ConsentState>("consent");
+    const explicit = combineExplicit(this.data.json<ExplicitChoice>("explicit"), request.signals.explicit);
+    const consent = resolveConsent(policy, { ...request.signals, explicit }, now);
+    const base = { applied: 0, duplicates: 0, consent, consentChanged: false, membershipChanges: [] as MembershipChange[], segments: [] as string[] };
+    if (this.data.get("erased")) return { ...base, erased: true };
+    const target = this.data.get("merged_into");
+    if (target) return { ...base, forwardedTo: target as ProfileKey };
+    const transition = consentTransition(previous, consent);
+    if (transition.ignore) return base;
 
-    // A refusal that rests only on the region or the site's defaults (a request that carries no
-    // signal, e.g. a server event or a new browser) does not undo a consent the profile holds: this
-    // request's events are not kept, the profile and its consent stay.
-    const strong = (p: (typeof PURPOSES)[number]) => ["explicit", "tcf", "gpp", "gpc"].includes(consent.sources[p]);
-    if (!mayProfile(consent) && previous && mayProfile(previous) && !strong("analytics") && !strong("personalization")) {
-      return { ...base, consentChanged: false };
-    }
     let applied = 0;
     let forgotten = false;
-    this.ctx.storage.transactionSync(() => {
-      if (explicit) this.setMeta("explicit", JSON.stringify(explicit));
-      this.setMeta("consent", JSON.stringify(consent));
-      if (!mayProfile(consent)) {
-        forgotten = this.meta("key") !== undefined;
+    this.data.transaction(() => {
+      if (explicit) this.data.set("explicit", JSON.stringify(explicit));
+      this.data.set("consent", JSON.stringify(consent));
+      const held = this.data.get("key");
+      if ((transition.ledger || request.recordChoice) && request.siteId) {
+        this.owe([ledgerMessage({ workspaceId: parseProfileKey(key)?.workspaceId ?? "", id: request.siteId }, key, request.signals, consent, now)], now);
+      }
+      if (transition.forget) {
+        forgotten = held !== undefined;
+        if (held) this.owe([forgetMessage(held, true, this.data.mergedFromKeys())], now);
         this.forgetData();
         return;
       }
-      if (previous?.purposes.advertising && !consent.purposes.advertising) this.stripAdIdentifiers();
-      this.setMetaOnce("key", key);
-      this.setMeta("retention_days", String(request.retentionDays));
-      if (request.siteId) this.setMeta("site_id", request.siteId);
+      if (transition.stripAds && held) {
+        this.stripAdIdentifiers();
+        this.owe([stripAdsMessage(held, this.data.mergedFromKeys())], now);
+      }
+      if (transition.dropPersonalisation) this.data.dropAssignments();
+      this.data.setOnce("key", key);
+      this.data.set("retention_days", String(request.retentionDays));
+      if (request.siteId) this.data.set("site_id", request.siteId);
       for (const incoming of events) {
-        const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", incoming.messageId, Date.now());
-        if (fresh.toArray().length === 0) continue;
-        this.store(withConsent(incoming, consent));
+        if (!this.data.markSeen(incoming.messageId, now)) continue;
+        this.store(withConsent(incoming, consent), now);
         applied++;
       }
       this.sincePrune += applied;
-      if (this.sincePrune >= PRUNE_EVERY) this.prune();
+      if (this.sincePrune >= PRUNE_EVERY) this.prune(now);
     });
     let membershipChanges: MembershipChange[] = [];
     // Segments are evaluated when the workspace has some (or this profile is still in one of a
     // segment since deleted); with none, nothing is read back.
     const segments = request.segments ?? [];
-    const evaluate = segments.length > 0 || this.memberOf().length > 0;
+    const evaluate = !forgotten && (segments.length > 0 || this.data.memberOf().length > 0);
     if (evaluate) {
       const last = events.at(-1);
-      if (last) this.setMeta("context", JSON.stringify(segmentContextOf(last.context)));
-      const definitions = JSON.stringify(segments);
-      if (this.meta("segments") !== definitions) {
-        this.setMeta("segments", definitions);
-        this.setMeta("history_ms", String(historyNeeded(segments)));
-      }
-      membershipChanges = this.refreshSegments(segments, Date.now());
+      if (last) this.data.set("context", JSON.stringify(segmentContextOf(last.context)));
+      this.rememberSegments(segments);
+      membershipChanges = this.refreshSegments(segments, now);
     }
     if (applied > 0 || evaluate) this.scheduleAlarm();
-    return { ...base, applied, duplicates: events.length - applied, membershipChanges, segments: this.memberOf(), forgotten };
+    this.flushSoon();
+    return { ...base, consentChanged: transition.ledger, applied, duplicates: events.length - applied, membershipChanges, segments: this.data.memberOf(), forgotten };
   }
 
   /**
@@ -125,30 +120,28 @@ export class ProfileStore extends DurableObject<Env> {
    * Without personalisation consent a profile is in no segment.
    */
   evaluate(segments: SegmentDef[], now = Date.now()): MembershipChange[] {
-    if (!this.meta("key") || this.meta("erased") || this.meta("merged_into")) return [];
-    this.setMeta("segments", JSON.stringify(segments));
-    this.setMeta("history_ms", String(historyNeeded(segments)));
+    if (!this.data.get("key") || this.data.get("erased") || this.data.get("merged_into")) return [];
+    this.rememberSegments(segments);
     const changes = this.refreshSegments(segments, now);
     this.scheduleAlarm();
+    this.flushSoon();
     return changes;
   }
 
   /**
    * Decides the requested slots for this profile (read-your-writes: after the events of the same
    * request). Assignments are sticky; a first exposure is recorded as an `Experiment Viewed` event
-   * (once: its messageId is derived from the experience and the profile) and returned for the
-   * archive. Without personalisation consent the profile is not used (contextual decisions only).
+   * (once: its messageId is derived from the experience and the profile) and owed to the archive.
+   * Without personalisation consent the profile is not used (contextual decisions only).
    */
   decide(request: ProfileDecideRequest): ProfileDecision {
-    const target = this.meta("merged_into");
-    if (target) return { decisions: {}, exposures: [], assignments: {}, exposureEvents: [], forwardedTo: target as ProfileKey };
-    const key = this.meta("key");
-    const consent = this.json<ConsentState>("consent");
-    if (!key || this.meta("erased") || this.meta("merged_into") || !consent || !mayProfile(consent)) {
-      return { ...decideWithoutProfile(request), exposureEvents: [] };
-    }
+    const target = this.data.get("merged_into");
+    if (target) return { decisions: {}, exposures: [], assignments: {}, forwardedTo: target as ProfileKey };
+    const key = this.data.get("key");
+    const consent = this.data.json<ConsentState>("consent");
+    if (!key || this.data.get("erased") || !consent || !mayProfile(consent)) return decideWithoutProfile(request);
     const input = { ...this.segmentInput(), context: request.context };
-    const assignments = Object.fromEntries(this.sql.exec<{ experience_id: string; variant: string }>("SELECT experience_id, variant FROM assignments").toArray().map((r) => [r.experience_id, r.variant]));
+    const assignments = Object.fromEntries(this.data.assignmentRows().map((r) => [r.experienceId, r.variant]));
     const result = decide({
       ...request,
       profile: { key, assignments, matches: audienceMatcher(input, request.now), traits: input.traits },
@@ -156,371 +149,364 @@ export class ProfileStore extends DurableObject<Env> {
       contextMatches: audienceMatcher(contextOnlyInput(request.context), request.now),
       context: request.context as Record<string, unknown>,
     });
-    const exposureEvents: CollectedEvent[] = [];
-    this.ctx.storage.transactionSync(() => {
-      for (const [experienceId, variant] of Object.entries(result.assignments)) {
-        this.sql.exec("INSERT INTO assignments (experience_id, variant, at) VALUES (?, ?, ?) ON CONFLICT (experience_id) DO UPDATE SET variant = excluded.variant, at = excluded.at", experienceId, variant, request.now);
-      }
-      for (const exposure of result.exposures) {
+    if (request.record !== false) {
+      const names = Object.fromEntries(request.experiences.map((e) => [e.id, e.name ?? ""]));
+      this.recordExposures({ siteId: request.siteId, now: request.now, assignments: result.assignments, exposures: result.exposures, names });
+    }
+    return result;
+  }
+
+  /** Records the assignments and first exposures of a decision that was served. */
+  recordExposures(record: ExposureRecord): void {
+    const key = this.data.get("key");
+    const consent = this.data.json<ConsentState>("consent");
+    if (!key || this.data.get("erased") || this.data.get("merged_into") || !consent || !mayProfile(consent)) return;
+    const now = Date.now();
+    this.data.transaction(() => {
+      for (const [experienceId, variant] of Object.entries(record.assignments)) this.data.assign(experienceId, variant, record.now, false);
+      for (const exposure of record.exposures) {
         if (!exposure.first) continue;
-        const name = request.experiences.find((e) => e.id === exposure.experienceId)?.name;
-        const event = withConsent(exposureEvent(key, exposure, name, request.now), consent);
-        const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", event.messageId, Date.now()).toArray();
-        if (fresh.length === 0) continue;
-        this.store(event);
-        exposureEvents.push(event);
+        const event = withConsent(exposureEvent(key, exposure, record.names[exposure.experienceId] || undefined, record.now), consent);
+        if (!this.data.markSeen(event.messageId, now)) continue;
+        this.store(event, now);
+        this.owe([archiveMessage(key, record.siteId, event)], now);
       }
     });
-    return { decisions: result.decisions, exposures: result.exposures, assignments: result.assignments, exposureEvents };
+    this.flushSoon();
   }
 
   /** For `explain`: which clauses of a segment held for this profile now, with the values seen. */
   explainRule(rule: Rule): Explanation | null {
-    if (!this.meta("key")) return null;
+    if (!this.data.get("key")) return null;
     return explain(rule, this.segmentInput(), Date.now());
   }
 
   /** Whether a rule (not yet saved) matches this profile now: the segment preview's sample. */
   matchesRule(rule: Rule): boolean {
-    return this.meta("key") !== undefined && compileRule(rule)(this.segmentInput(), Date.now());
+    return this.data.get("key") !== undefined && compileRule(rule)(this.segmentInput(), Date.now());
   }
 
   /**
    * First step of a merge into `target`: leaves the forward pointer (from now on this profile's
-   * events are the target's) and returns everything the profile holds (null when nothing). Repeatable: a retried
-   * merge gets the same snapshot, until `finishMerge` clears the data.
+   * events are the target's) and returns everything the profile holds (null when nothing).
+   * Repeatable: a retried merge gets the same snapshot, until `finishMerge` clears the data.
    */
   beginMerge(target: ProfileKey): ProfileSnapshot | null {
-    if (this.meta("erased")) return null;
-    const pointer = this.meta("merged_into");
+    if (this.data.get("erased")) return null;
+    const pointer = this.data.get("merged_into");
     if (pointer && pointer !== target) return null;
     // Even a browser with no profile yet now leads to the user: its later events land there.
-    this.setMeta("merged_into", target);
-    if (!this.meta("key")) return null;
+    this.data.set("merged_into", target);
+    if (!this.data.get("key")) return null;
     return this.snapshot();
   }
 
   /** Everything the profile holds, for an access request; null when it holds nothing. */
   exportData(): (ProfileSnapshot & { consent?: ConsentState; mergedInto?: string; mergedFrom: string[] }) | null {
-    if (!this.meta("key")) return null;
-    return { ...this.snapshot(), consent: this.json<ConsentState>("consent"), mergedInto: this.meta("merged_into"), mergedFrom: this.mergedFrom() };
+    if (!this.data.get("key")) return null;
+    return { ...this.snapshot(Infinity), consent: this.data.json<ConsentState>("consent"), mergedInto: this.data.get("merged_into"), mergedFrom: this.data.mergedFromKeys() };
   }
 
-  private snapshot(): ProfileSnapshot {
-    const key = this.meta("key")!;
-    const rows = <T>(query: string) => this.sql.exec(query).toArray() as T[];
+  /** The profile as plain data; recent events newest first, up to `maxEventBytes` (a merge's bound). */
+  private snapshot(maxEventBytes = MAX_SNAPSHOT_BYTES): ProfileSnapshot {
+    let bytes = 0;
+    const events = [];
+    for (const row of this.data.eventRows()) {
+      bytes += row.body.length + row.messageId.length;
+      if (bytes > maxEventBytes) break;
+      events.push(row);
+    }
     return {
-      key,
-      identities: rows("SELECT kind, value FROM identities"),
-      traits: rows("SELECT name, value, updated_at AS updatedAt FROM traits"),
-      counters: Object.fromEntries(rows<{ name: string; count: number }>("SELECT name, count FROM counters").map((r) => [r.name, r.count])),
-      seen: rows("SELECT message_id AS messageId, at FROM seen"),
-      events: rows("SELECT message_id AS messageId, at, body FROM events"),
-      campaigns: rows("SELECT message_id AS messageId, at, body FROM campaigns"),
-      assignments: rows("SELECT experience_id AS experienceId, variant, at FROM assignments"),
-      firstSeen: this.number("first_seen"),
-      lastSeen: this.number("last_seen"),
-      explicit: this.json<ExplicitChoice>("explicit"),
+      key: this.data.get("key")!,
+      identities: this.data.identityRows(),
+      traits: this.data.traitRows(),
+      counters: this.data.counterValues(),
+      seen: this.data.seenRows(),
+      events,
+      campaigns: this.data.campaignRows(),
+      assignments: this.data.assignmentRows(),
+      firstSeen: this.data.number("first_seen"),
+      lastSeen: this.data.number("last_seen"),
+      explicit: this.data.json<ExplicitChoice>("explicit"),
     };
   }
 
   /** Takes in a merged profile, once per source, counting nothing twice. */
   absorb(key: ProfileKey, snapshot: ProfileSnapshot): { forwardedTo?: ProfileKey } {
-    if (this.meta("erased")) return {};
-    const target = this.meta("merged_into");
+    if (this.data.get("erased")) return {};
+    const target = this.data.get("merged_into");
     if (target) return { forwardedTo: target as ProfileKey };
-    this.ctx.storage.transactionSync(() => {
-      const done = this.sql.exec("INSERT INTO merged_from (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", snapshot.key, Date.now());
-      if (done.toArray().length === 0) return;
-      this.setMetaOnce("key", key);
+    const now = Date.now();
+    this.data.transaction(() => {
+      if (!this.data.markMerged(snapshot.key, now)) return;
+      this.data.setOnce("key", key);
       const alreadySeen = new Set<string>();
-      for (const { messageId, at } of snapshot.seen) {
-        const fresh = this.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1", messageId, at).toArray();
-        if (fresh.length === 0) alreadySeen.add(messageId);
-      }
-      for (const [name, count] of Object.entries(countersToAdd(snapshot, alreadySeen))) {
-        this.sql.exec("INSERT INTO counters (name, count) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET count = count + excluded.count", name, count);
-      }
+      for (const { messageId, at } of snapshot.seen) if (!this.data.markSeen(messageId, at)) alreadySeen.add(messageId);
+      for (const [name, count] of Object.entries(countersToAdd(snapshot, alreadySeen))) this.data.increment(name, count);
       // The newer value of a trait wins, wherever it was set.
-      for (const t of snapshot.traits) {
-        this.sql.exec(
-          "INSERT INTO traits (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at WHERE excluded.updated_at > traits.updated_at",
-          t.name,
-          t.value,
-          t.updatedAt,
-        );
-      }
+      this.data.setTraits(snapshot.traits, true);
       const source = parseProfileKey(snapshot.key);
       const sourceIdentity = source ? [{ kind: source.kind === "anon" ? "anonymousId" : "userId", value: source.id }] : [];
-      for (const i of [...snapshot.identities, ...sourceIdentity]) {
-        if (i.value) this.sql.exec("INSERT INTO identities (kind, value, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", i.kind, i.value, Date.now());
-      }
+      for (const i of [...snapshot.identities, ...sourceIdentity]) if (i.value) this.data.addIdentity(i.kind, i.value, now);
       this.segmentEvents = undefined;
-      for (const e of snapshot.events) this.sql.exec("INSERT INTO events (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", e.messageId, e.at, e.body);
-      for (const c of snapshot.campaigns) this.sql.exec("INSERT INTO campaigns (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", c.messageId, c.at, c.body);
+      for (const e of snapshot.events) this.data.addEventRow(e);
+      for (const c of snapshot.campaigns) this.data.addCampaignRow(c);
       // A variant already seen stays the visitor's: the target's own assignment wins a conflict.
-      for (const a of snapshot.assignments ?? []) {
-        this.sql.exec("INSERT INTO assignments (experience_id, variant, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", a.experienceId, a.variant, a.at);
-      }
-      if (snapshot.firstSeen !== undefined && snapshot.firstSeen < (this.number("first_seen") ?? Infinity)) this.setMeta("first_seen", String(snapshot.firstSeen));
-      if (snapshot.lastSeen !== undefined && snapshot.lastSeen > (this.number("last_seen") ?? -Infinity)) this.setMeta("last_seen", String(snapshot.lastSeen));
-      const explicit = combineExplicit(this.json<ExplicitChoice>("explicit"), snapshot.explicit);
-      if (explicit) this.setMeta("explicit", JSON.stringify(explicit));
-      this.prune();
+      for (const a of snapshot.assignments ?? []) this.data.assign(a.experienceId, a.variant, a.at, true);
+      if (snapshot.firstSeen !== undefined && snapshot.firstSeen < (this.data.number("first_seen") ?? Infinity)) this.data.set("first_seen", String(snapshot.firstSeen));
+      if (snapshot.lastSeen !== undefined && snapshot.lastSeen > (this.data.number("last_seen") ?? -Infinity)) this.data.set("last_seen", String(snapshot.lastSeen));
+      const explicit = combineExplicit(this.data.json<ExplicitChoice>("explicit"), snapshot.explicit);
+      if (explicit) this.data.set("explicit", JSON.stringify(explicit));
+      this.prune(now);
     });
     return {};
   }
 
-  /** Last step of a merge: the data now lives in the target; only the pointer stays here. */
+  /**
+   * Last step of a merge: the data now lives in the target; only the pointer stays here, and the
+   * pipeline is owed the source's departure (its memberships and index row leave D1).
+   */
   finishMerge(target: ProfileKey): void {
-    if (this.meta("merged_into") !== target) return;
-    this.ctx.storage.transactionSync(() => this.forgetData());
+    if (this.data.get("merged_into") !== target) return;
+    const key = this.data.get("key");
+    this.data.transaction(() => {
+      if (key) this.owe([forgetMessage(key, false)], Date.now());
+      this.forgetData();
+    });
+    this.flushSoon();
   }
 
   /** Where this profile's events go now, if it was merged. */
   mergedInto(): ProfileKey | undefined {
-    return this.meta("merged_into") as ProfileKey | undefined;
+    return this.data.get("merged_into") as ProfileKey | undefined;
   }
 
   /** The keys of profiles merged into this one. */
   mergedFrom(): string[] {
-    return this.sql.exec<{ key: string }>("SELECT key FROM merged_from ORDER BY at").toArray().map((r) => r.key);
+    return this.data.mergedFromKeys();
   }
 
   /**
-   * Erases the profile: all storage and its alarm, leaving only a tombstone, so a replayed or
-   * late event cannot bring the subject back.
+   * Erases the profile: all storage (what it still owed included) and its alarm, leaving only a
+   * tombstone, so a replayed or late event cannot bring the subject back.
    */
   async erase(): Promise<void> {
     this.alarmAt = undefined;
     this.segmentEvents = undefined;
     // Data and tombstone in one transaction: no moment where neither exists.
-    this.ctx.storage.transactionSync(() => {
-      for (const table of [...DATA_TABLES, "merged_from", "meta"]) this.sql.exec(`DELETE FROM ${table}`);
-      this.setMeta("erased", String(Date.now()));
+    this.data.transaction(() => {
+      this.data.eraseAll();
+      this.data.set("erased", String(Date.now()));
     });
     await this.ctx.storage.deleteAlarm();
   }
 
   /**
-   * The profile's alarm: expiry after the site's days of inactivity, or a segment window edge —
-   * the moment a membership changes only because time passed. Changes found here are sent to the
-   * queue directly, with the edge's exact time.
+   * The profile's alarm: expiry after the site's days of inactivity, a segment window edge (the
+   * moment a membership changes only because time passed), or owed messages whose send failed.
+   * The state changes are made before anything is awaited; then the outbox is sent.
    */
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
+    const now = Date.now();
     const expires = this.expiresAt();
-    if (expires !== undefined && Date.now() >= expires) {
-      const key = this.meta("key");
-      this.segmentEvents = undefined;
-      await this.ctx.storage.deleteAll();
-      this.sql.exec(SCHEMA);
-      // Its memberships and index row leave D1 too (its raw events are past retention, purged daily).
-      if (key) this.setMeta("outbox", JSON.stringify([forgetMessage(key, false)]));
-      await this.flushOutbox();
-      return;
-    }
-    // Changes found by an earlier run whose send failed go first (that run threw, so it is retried).
-    await this.flushOutbox();
-    const edge = this.number("edge_at");
-    const segments = this.json<SegmentDef[]>("segments");
-    if (edge !== undefined && segments && Date.now() >= edge) {
-      this.sql.exec("DELETE FROM meta WHERE name = 'edge_at'");
-      const changes = this.refreshSegments(segments, edge);
-      // Written with the memberships (no await in between), so a failed send loses nothing.
-      if (changes.length > 0) this.setMeta("outbox", JSON.stringify(membershipMessages(this.meta("key")!, this.meta("site_id") ?? "", changes)));
-      await this.flushOutbox();
-    }
+    this.data.transaction(() => {
+      this.data.delete("outbox_at");
+      if (expires !== undefined && now >= expires) {
+        // Its memberships and index row leave D1 too (its raw events are past retention, purged daily).
+        const key = this.data.get("key");
+        if (key) this.owe([forgetMessage(key, false)], now);
+        this.segmentEvents = undefined;
+        this.data.forgetData();
+        for (const name of ["consent", "explicit", "retention_days", "site_id", "segments", "history_ms"]) this.data.delete(name);
+        return;
+      }
+      const edge = this.data.number("edge_at");
+      const segments = this.data.json<SegmentDef[]>("segments");
+      if (edge !== undefined && segments && now >= edge) {
+        this.data.delete("edge_at");
+        this.refreshSegments(segments, edge);
+      }
+    });
     this.scheduleAlarm();
-  }
-
-  /** Sends the alarm's pending queue messages; throws (and keeps them) when the queue refuses. */
-  private async flushOutbox(): Promise<void> {
-    const outbox = this.json<PipelineMessage[]>("outbox");
-    if (!outbox?.length) return;
-    await this.env.EVENTS.sendBatch(outbox.map((body) => ({ body, contentType: "json" as const })));
-    this.sql.exec("DELETE FROM meta WHERE name = 'outbox'");
+    // A refused send is already rescheduled (with a growing delay) by flush itself.
+    await this.flush().catch((error) => console.warn("profile outbox: send failed in the alarm, retried later", String(error)));
   }
 
   /** The profile, or null when nothing is held (never seen, cookieless, merged away or erased). */
   view(): ProfileView | null {
-    const key = this.meta("key");
-    if (!key || this.meta("erased") || this.meta("merged_into")) return null;
-    // fromEntries defines properties: a trait named "__proto__" stays a trait.
-    const traits = Object.fromEntries(this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM traits ORDER BY name").toArray().map((r) => [r.name, JSON.parse(r.value)]));
-    const counters = Object.fromEntries(this.sql.exec<{ name: string; count: number }>("SELECT name, count FROM counters ORDER BY name").toArray().map((r) => [r.name, r.count]));
-    const touches = this.sql
-      .exec<{ body: string }>("SELECT body FROM campaigns ORDER BY at, message_id")
-      .toArray()
-      .map((row) => JSON.parse(row.body) as CampaignTouch);
-    const consent = this.json<ConsentState>("consent");
+    const key = this.data.get("key");
+    if (!key || this.data.get("erased") || this.data.get("merged_into")) return null;
+    const touches = this.data.touches();
+    const consent = this.data.json<ConsentState>("consent");
+    const time = (name: string) => {
+      const at = this.data.number(name);
+      return at === undefined ? null : new Date(at).toISOString();
+    };
     return {
       key,
-      identities: this.sql.exec<{ kind: string; value: string }>("SELECT kind, value FROM identities ORDER BY first_seen, kind").toArray(),
-      traits,
-      counters,
-      firstSeen: new Date(this.number("first_seen") ?? 0).toISOString(),
-      lastSeen: new Date(this.number("last_seen") ?? 0).toISOString(),
+      identities: this.data.identityRows(),
+      traits: this.data.traitValues(),
+      counters: this.data.counterValues(),
+      firstSeen: time("first_seen"),
+      lastSeen: time("last_seen"),
       campaigns: { first: touches[0], last: touches.at(-1), touches },
-      segments: this.memberOf(),
-      consent: consent ? { ...consent, explicit: this.json<ExplicitChoice>("explicit") } : null,
-      recentEvents: this.sql
-        .exec<{ body: string }>("SELECT body FROM events ORDER BY at DESC, message_id DESC LIMIT 50")
-        .toArray()
-        .map((row) => JSON.parse(row.body) as RecentEvent),
+      segments: this.data.memberOf(),
+      consent: consent ? { ...consent, explicit: this.data.json<ExplicitChoice>("explicit") } : null,
+      recentEvents: this.data.recentEvents(50),
     };
   }
 
-  private store(event: CollectedEvent): void {
+  private store(event: CollectedEvent, now: number): void {
     const effects = effectsOf(event);
-    const now = Date.now();
-    for (const identity of effects.identities) {
-      this.sql.exec("INSERT INTO identities (kind, value, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", identity.kind, identity.value, now);
-    }
-    for (const [name, value] of Object.entries(effects.traits ?? {})) {
-      this.sql.exec(
-        "INSERT INTO traits (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        name,
-        JSON.stringify(value ?? null),
-        effects.at,
-      );
-    }
-    for (const name of effects.counters) {
-      this.sql.exec("INSERT INTO counters (name, count) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET count = count + 1", name);
-    }
-    if (effects.campaign) {
-      this.sql.exec("INSERT INTO campaigns (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", event.messageId, effects.at, JSON.stringify(effects.campaign));
-    }
-    this.sql.exec("INSERT INTO events (message_id, at, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", event.messageId, effects.at, JSON.stringify(effects.recent));
+    this.data.store(event.messageId, effects, now);
     const forRules = segmentEventOf(effects.recent);
     if (forRules) this.segmentEvents?.push(forRules);
-    if (effects.at < (this.number("first_seen") ?? Infinity)) this.setMeta("first_seen", String(effects.at));
-    if (effects.at > (this.number("last_seen") ?? -Infinity)) this.setMeta("last_seen", String(effects.at));
   }
 
-  /** Drops everything that identifies or describes the visitor; consent and pointers stay. */
   private forgetData(): void {
     this.segmentEvents = undefined;
-    for (const table of DATA_TABLES) this.sql.exec(`DELETE FROM ${table}`);
-    for (const name of ["key", "first_seen", "last_seen"]) this.sql.exec("DELETE FROM meta WHERE name = ?", name);
+    this.data.forgetData();
   }
 
-  /** Advertising consent withdrawn: click ids leave the stored campaign touches. */
-  private stripAdIdentifiers(): void {
-    for (const row of this.sql.exec<{ message_id: string; body: string }>("SELECT message_id, body FROM campaigns").toArray()) {
-      this.sql.exec("UPDATE campaigns SET body = ? WHERE message_id = ?", JSON.stringify(stripTouch(JSON.parse(row.body) as CampaignTouch)), row.message_id);
-    }
-  }
-
-  /** Keeps the recent-event list, campaign touches and the dedupe memory bounded. */
-  private prune(): void {
+  private prune(now: number): void {
     this.sincePrune = 0;
     this.segmentEvents = undefined;
-    // Events stay while a segment's window may need them (at least the newest RECENT_EVENTS,
-    // at most MAX_EVENTS).
-    const history = this.number("history_ms") ?? 0;
-    const keepSince = Number.isFinite(history) ? Date.now() - history : -Infinity;
-    this.sql.exec(
-      "DELETE FROM events WHERE at < ? AND message_id NOT IN (SELECT message_id FROM events ORDER BY at DESC, message_id DESC LIMIT ?)",
-      keepSince,
-      RECENT_EVENTS,
-    );
-    this.sql.exec("DELETE FROM events WHERE message_id NOT IN (SELECT message_id FROM events ORDER BY at DESC, message_id DESC LIMIT ?)", MAX_EVENTS);
-    this.sql.exec(
-      "DELETE FROM campaigns WHERE message_id NOT IN (SELECT message_id FROM campaigns ORDER BY at DESC, message_id DESC LIMIT ?) AND at > (SELECT MIN(at) FROM campaigns)",
-      RECENT_EVENTS,
-    );
-    this.sql.exec("DELETE FROM seen WHERE at < ?", Date.now() - DEDUPE_DAYS * DAY);
+    this.data.prune(this.data.number("history_ms") ?? 0, now);
+  }
+
+  /** Advertising consent withdrawn: click ids leave the stored campaign touches and page URLs. */
+  private stripAdIdentifiers(): void {
+    for (const row of this.data.campaignRows()) {
+      this.data.rewriteCampaign(row.messageId, JSON.stringify(stripTouch(JSON.parse(row.body) as CampaignTouch)));
+    }
+    for (const row of this.data.eventRows()) {
+      const event = JSON.parse(row.body) as RecentEvent;
+      const url = event.page?.url;
+      const stripped = stripClickIds(url);
+      if (stripped !== url) this.data.rewriteEvent(row.messageId, JSON.stringify({ ...event, page: { ...event.page, url: stripped as string | undefined } }));
+    }
+    this.segmentEvents = undefined;
+  }
+
+  private rememberSegments(segments: SegmentDef[]): void {
+    const definitions = JSON.stringify(segments);
+    if (this.data.get("segments") === definitions) return;
+    this.data.set("segments", definitions);
+    this.data.set("history_ms", String(historyNeeded(segments)));
   }
 
   private expiresAt(): number | undefined {
-    const last = this.number("last_seen");
-    const days = this.number("retention_days");
+    const last = this.data.number("last_seen");
+    const days = this.data.number("retention_days");
     return last === undefined || days === undefined ? undefined : last + days * DAY;
   }
 
-  /** One alarm serves both expiry and the next segment window edge: the earlier of the two. */
+  /** One alarm serves expiry, the next window edge and an owed send: the earliest. */
   private scheduleAlarm(): void {
-    const expires = this.expiresAt();
-    const edge = this.number("edge_at");
-    const due = edge !== undefined && (expires === undefined || edge < expires) ? edge : expires;
+    const edges = [this.data.number("edge_at"), this.data.number("outbox_at")].filter((t): t is number => t !== undefined);
+    const due = alarmTime(this.expiresAt(), edges.length > 0 ? Math.min(...edges) : undefined, this.alarmAt);
     if (due === undefined) return;
-    // Expiry may drift by a day (saves a write per event); an edge is exact.
-    if (this.alarmAt !== undefined && (due === edge ? this.alarmAt === due : Math.abs(due - this.alarmAt) < ALARM_SLACK)) return;
+    this.alarmAt = due;
+    void this.ctx.storage.setAlarm(due);
+  }
+
+  /** Sets the alarm to what is due now that nothing is owed (or deletes it when nothing is). */
+  private resetAlarm(): void {
+    this.alarmAt = undefined;
+    const edge = this.data.number("edge_at");
+    const due = alarmTime(this.expiresAt(), edge, undefined);
+    if (due === undefined) {
+      void this.ctx.storage.deleteAlarm();
+      return;
+    }
     this.alarmAt = due;
     void this.ctx.storage.setAlarm(due);
   }
 
   /** The profile as rules see it, with the last request's context. */
   private segmentInput(): SegmentInput {
-    this.segmentEvents ??= this.sql
-      .exec<{ body: string }>("SELECT body FROM events")
-      .toArray()
-      .flatMap((row) => segmentEventOf(JSON.parse(row.body) as RecentEvent) ?? []);
-    const events = this.segmentEvents;
-    const consent = this.json<ConsentState>("consent");
+    this.segmentEvents ??= this.data.eventRows().flatMap((row) => segmentEventOf(JSON.parse(row.body) as RecentEvent) ?? []);
+    const consent = this.data.json<ConsentState>("consent");
     return {
-      traits: Object.fromEntries(this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM traits").toArray().map((r) => [r.name, JSON.parse(r.value)])),
-      events,
-      context: this.json<SegmentContext>("context") ?? {},
-      firstSeen: this.number("first_seen"),
-      lastSeen: this.number("last_seen"),
+      traits: this.data.traitValues(),
+      events: this.segmentEvents,
+      context: this.data.json<SegmentContext>("context") ?? {},
+      firstSeen: this.data.number("first_seen"),
+      lastSeen: this.data.number("last_seen"),
       consent: consent?.purposes ?? {},
-      segments: Object.fromEntries(this.memberOf().map((id) => [id, true])),
+      segments: Object.fromEntries(this.data.memberOf().map((id) => [id, true])),
     };
   }
 
-  private memberOf(): string[] {
-    return this.sql.exec<{ segment_id: string }>("SELECT segment_id FROM memberships ORDER BY segment_id").toArray().map((r) => r.segment_id);
-  }
-
-  /** Evaluates every segment at `now`, stores the memberships and the next window edge; returns the changes. */
+  /**
+   * Evaluates every segment at `now`, stores the memberships and the next window edge, and owes
+   * the pipeline the changes (memberships index, `Segment Entered/Exited`); returns the changes.
+   */
   private refreshSegments(segments: SegmentDef[], now: number): MembershipChange[] {
-    const consent = this.json<ConsentState>("consent");
+    const consent = this.data.json<ConsentState>("consent");
+    const allowed = Boolean(consent?.purposes.personalization);
     const input = this.segmentInput();
-    const result = consent?.purposes.personalization ? evaluateSegments(segments, input, now) : {};
-    const changes: MembershipChange[] = [];
-    this.ctx.storage.transactionSync(() => {
-      const current = new Set(this.memberOf());
-      for (const [segmentId, member] of Object.entries(result)) {
-        if (member && !current.has(segmentId)) {
-          const version = segments.find((d) => d.id === segmentId)!.version;
-          this.sql.exec("INSERT INTO memberships (segment_id, version, since) VALUES (?, ?, ?)", segmentId, version, now);
-          changes.push({ segmentId, member: true, at: now });
-        }
-      }
-      for (const segmentId of current) {
-        if (result[segmentId]) continue;
-        this.sql.exec("DELETE FROM memberships WHERE segment_id = ?", segmentId);
-        // A segment that no longer exists is simply dropped; one that does was left.
-        if (segmentId in result || (consent && !consent.purposes.personalization)) changes.push({ segmentId, member: false, at: now });
-      }
-      const edge = consent?.purposes.personalization ? nextSegmentEdge(segments, { ...input, segments: result }, now) : undefined;
-      if (edge === undefined) this.sql.exec("DELETE FROM meta WHERE name = 'edge_at'");
-      else this.setMeta("edge_at", String(edge));
+    const result = allowed ? evaluateSegments(segments, input, now) : {};
+    const diff = diffMemberships(this.data.memberOf(), result, now, Boolean(consent) && !allowed);
+    this.data.transaction(() => {
+      for (const segmentId of diff.enter) this.data.enterSegment(segmentId, segments.find((d) => d.id === segmentId)!.version, now);
+      for (const segmentId of diff.leave) this.data.leaveSegment(segmentId);
+      const edge = allowed ? nextSegmentEdge(segments, { ...input, segments: result }, now) : undefined;
+      if (edge === undefined) this.data.delete("edge_at");
+      else this.data.set("edge_at", String(edge));
+      const key = this.data.get("key");
+      if (key && diff.changes.length > 0) this.owe(membershipMessages(key, this.data.get("site_id") ?? "", diff.changes), Date.now());
     });
-    return changes;
+    return diff.changes;
   }
 
-  private meta(name: string): string | undefined {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = ?", name).toArray()[0]?.value;
+  /**
+   * Writes owed messages (inside the caller's transaction) and makes sure the alarm will send
+   * them if the send that follows the change does not happen.
+   */
+  private owe(messages: PipelineMessage[], now: number): void {
+    if (messages.length === 0) return;
+    this.data.owe(messages, now);
+    if (this.data.get("outbox_at") === undefined) this.data.set("outbox_at", String(now + OUTBOX_GRACE_MS));
   }
 
-  private number(name: string): number | undefined {
-    const value = this.meta(name);
-    return value === undefined ? undefined : Number(value);
+  /** Sends owed messages after the current call returns; a failure leaves them to the alarm. */
+  private flushSoon(): void {
+    if (this.data.get("outbox_at") === undefined) return;
+    this.scheduleAlarm();
+    this.flush().catch((error) => console.warn("profile outbox: send failed, the alarm retries", String(error)));
   }
 
-  private json<T>(name: string): T | undefined {
-    const value = this.meta(name);
-    return value === undefined ? undefined : (JSON.parse(value) as T);
-  }
-
-  private setMeta(name: string, value: string): void {
-    this.sql.exec("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value);
-  }
-
-  private setMetaOnce(name: string, value: string): void {
-    this.sql.exec("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", name, value);
+  /**
+   * Sends the outbox oldest first and deletes what the queue took; throws when the queue refuses
+   * (what is left is sent by the alarm, with a growing delay).
+   */
+  private flush(): Promise<void> {
+    this.flushing ??= (async () => {
+      try {
+        for (;;) {
+          const batch = this.data.owed(100);
+          if (batch.length === 0) break;
+          await enqueue(this.env.EVENTS, batch.map((b) => b.message));
+          this.data.acknowledge(batch.map((b) => b.id));
+        }
+        this.data.delete("outbox_attempts");
+        if (this.data.get("outbox_at") !== undefined) {
+          this.data.delete("outbox_at");
+          this.resetAlarm();
+        }
+      } catch (error) {
+        const attempt = (this.data.number("outbox_attempts") ?? 0) + 1;
+        this.data.set("outbox_attempts", String(attempt));
+        this.data.set("outbox_at", String(Date.now() + outboxRetryDelay(attempt)));
+        this.alarmAt = undefined;
+        this.scheduleAlarm();
+        throw error;
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
   }
 }

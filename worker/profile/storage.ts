@@ -1,0 +1,295 @@
+/**
+ * The ProfileStore's storage: its SQLite tables through drizzle's durable-sqlite driver, migrated
+ * when the object starts, with the small `meta` values held in memory (read on every call,
+ * written through). Every method is synchronous: the object never awaits between reading and
+ * writing its state.
+ */
+import { and, asc, desc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
+import { drizzle, type DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import { migrate } from "drizzle-orm/durable-sqlite/migrator";
+import type { PipelineMessage } from "../pipeline/messages";
+import { DAY, DEDUPE_DAYS, RECENT_EVENTS } from "./contract";
+import type { CampaignTouch, Effects, RecentEvent } from "./effects";
+import { MAX_ASSIGNMENTS, MAX_COUNTERS, MAX_EVENTS, MAX_IDENTITIES, MAX_MERGED_FROM, MAX_SEEN, MAX_TRAITS, OTHER_EVENTS } from "./limits";
+import migrations from "./migrations/migrations.js";
+import * as schema from "./schema";
+import { assignments, campaigns, counters, events, identities, memberships, mergedFrom, meta, outbox, seen, traits } from "./schema";
+
+/** Profile data, as opposed to the consent, pointers and tombstone kept in `meta`. */
+const DATA_TABLES = [identities, traits, seen, events, counters, campaigns, memberships, assignments];
+/** Meta values that describe the visitor (they go with the data). */
+const DATA_META = ["key", "first_seen", "last_seen", "context", "edge_at"];
+
+export class ProfileStorage {
+  readonly db: DrizzleSqliteDODatabase<typeof schema>;
+  private values = new Map<string, string>();
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.db = drizzle(storage, { schema });
+  }
+
+  /**
+   * Brings the tables to the current schema. A profile created before migrations existed has the
+   * tables of migration 0000 and no journal: it is recorded at 0000, then migrated like any other.
+   */
+  migrate(): void {
+    const tables = new Set(this.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((r) => r.name));
+    if (tables.has("meta") && !tables.has("__drizzle_migrations")) {
+      const first = migrations.journal.entries[0]!;
+      this.storage.sql.exec('CREATE TABLE "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+      this.storage.sql.exec('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)', "", first.when);
+    }
+    migrate(this.db, migrations);
+    this.reload();
+  }
+
+  /** Runs `fn` in one transaction; if it throws, the in-memory values are read again. */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (error) {
+      this.reload();
+      throw error;
+    }
+  }
+
+  private reload(): void {
+    this.values = new Map(this.db.select().from(meta).all().map((r) => [r.name, r.value]));
+  }
+
+  // --- meta -------------------------------------------------------------------------------
+
+  get(name: string): string | undefined {
+    return this.values.get(name);
+  }
+
+  number(name: string): number | undefined {
+    const value = this.values.get(name);
+    return value === undefined ? undefined : Number(value);
+  }
+
+  json<T>(name: string): T | undefined {
+    const value = this.values.get(name);
+    return value === undefined ? undefined : (JSON.parse(value) as T);
+  }
+
+  set(name: string, value: string): void {
+    if (this.values.get(name) === value) return;
+    this.db.insert(meta).values({ name, value }).onConflictDoUpdate({ target: meta.name, set: { value } }).run();
+    this.values.set(name, value);
+  }
+
+  setOnce(name: string, value: string): void {
+    if (!this.values.has(name)) this.set(name, value);
+  }
+
+  delete(name: string): void {
+    if (!this.values.has(name)) return;
+    this.db.delete(meta).where(eq(meta.name, name)).run();
+    this.values.delete(name);
+  }
+
+  // --- what an event does -----------------------------------------------------------------
+
+  /** Records a messageId; false when it was applied before. */
+  markSeen(messageId: string, at: number): boolean {
+    return this.db.insert(seen).values({ messageId, at }).onConflictDoNothing().returning({ id: seen.messageId }).all().length > 0;
+  }
+
+  /** Applies one event's effects, within the profile's bounds. */
+  store(messageId: string, effects: Effects, now: number): void {
+    let identityCount: number | undefined;
+    for (const identity of effects.identities) {
+      identityCount ??= this.count(identities);
+      if (identityCount >= MAX_IDENTITIES) break;
+      const added = this.db.insert(identities).values({ kind: identity.kind, value: identity.value, firstSeen: now }).onConflictDoNothing().returning({ k: identities.kind }).all();
+      identityCount += added.length;
+    }
+    const traitEntries = Object.entries(effects.traits ?? {});
+    if (traitEntries.length > 0) this.setTraits(traitEntries.map(([name, value]) => ({ name, value: JSON.stringify(value ?? null), updatedAt: effects.at })), false);
+    for (const name of effects.counters) this.increment(name, 1);
+    if (effects.campaign) this.db.insert(campaigns).values({ messageId, at: effects.at, body: JSON.stringify(effects.campaign) }).onConflictDoNothing().run();
+    this.db.insert(events).values({ messageId, at: effects.at, body: JSON.stringify(effects.recent) }).onConflictDoNothing().run();
+    if (effects.at < (this.number("first_seen") ?? Infinity)) this.set("first_seen", String(effects.at));
+    if (effects.at > (this.number("last_seen") ?? -Infinity)) this.set("last_seen", String(effects.at));
+  }
+
+  /** Sets traits; `onlyNewer` keeps a held value that was set later (merges). New names stop at MAX_TRAITS. */
+  setTraits(rows: { name: string; value: string; updatedAt: number }[], onlyNewer: boolean): void {
+    const held = new Set(this.db.select({ name: traits.name }).from(traits).all().map((r) => r.name));
+    for (const row of rows) {
+      if (!held.has(row.name)) {
+        if (held.size >= MAX_TRAITS) continue;
+        held.add(row.name);
+      }
+      this.db
+        .insert(traits)
+        .values(row)
+        .onConflictDoUpdate({ target: traits.name, set: { value: row.value, updatedAt: row.updatedAt }, ...(onlyNewer ? { setWhere: sql`excluded.updated_at > ${traits.updatedAt}` } : {}) })
+        .run();
+    }
+  }
+
+  /**
+   * Adds to a counter. Names stop at MAX_COUNTERS (the last place is kept for `event:(other)`,
+   * where new event names are counted from then on).
+   */
+  increment(name: string, by: number): void {
+    const updated = this.db.update(counters).set({ count: sql`${counters.count} + ${by}` }).where(eq(counters.name, name)).returning({ n: counters.name }).all();
+    if (updated.length > 0) return;
+    const target = this.count(counters) >= MAX_COUNTERS - 1 && name.startsWith("event:") ? OTHER_EVENTS : name;
+    this.db.insert(counters).values({ name: target, count: by }).onConflictDoUpdate({ target: counters.name, set: { count: sql`${counters.count} + ${by}` } }).run();
+  }
+
+  addIdentity(kind: string, value: string, now: number): void {
+    if (this.count(identities) >= MAX_IDENTITIES) return;
+    this.db.insert(identities).values({ kind, value, firstSeen: now }).onConflictDoNothing().run();
+  }
+
+  private count(table: typeof identities | typeof counters | typeof traits | typeof seen | typeof mergedFrom | typeof assignments): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(table).get()?.n ?? 0;
+  }
+
+  // --- reads ------------------------------------------------------------------------------
+
+  traitRows() {
+    return this.db.select().from(traits).orderBy(asc(traits.name)).all();
+  }
+
+  traitValues(): Record<string, unknown> {
+    // fromEntries defines properties: a trait named "__proto__" stays a trait.
+    return Object.fromEntries(this.traitRows().map((r) => [r.name, JSON.parse(r.value)]));
+  }
+
+  counterValues(): Record<string, number> {
+    return Object.fromEntries(this.db.select().from(counters).orderBy(asc(counters.name)).all().map((r) => [r.name, r.count]));
+  }
+
+  identityRows() {
+    return this.db.select({ kind: identities.kind, value: identities.value }).from(identities).orderBy(asc(identities.firstSeen), asc(identities.kind)).all();
+  }
+
+  touches(): CampaignTouch[] {
+    return this.db.select({ body: campaigns.body }).from(campaigns).orderBy(asc(campaigns.at), asc(campaigns.messageId)).all().map((r) => JSON.parse(r.body) as CampaignTouch);
+  }
+
+  recentEvents(limit: number): RecentEvent[] {
+    return this.db.select({ body: events.body }).from(events).orderBy(desc(events.at), desc(events.messageId)).limit(limit).all().map((r) => JSON.parse(r.body) as RecentEvent);
+  }
+
+  eventRows() {
+    return this.db.select().from(events).orderBy(desc(events.at), desc(events.messageId)).all();
+  }
+
+  campaignRows() {
+    return this.db.select().from(campaigns).all();
+  }
+
+  seenRows() {
+    return this.db.select().from(seen).all();
+  }
+
+  memberOf(): string[] {
+    return this.db.select({ id: memberships.segmentId }).from(memberships).orderBy(asc(memberships.segmentId)).all().map((r) => r.id);
+  }
+
+  assignmentRows() {
+    return this.db.select().from(assignments).all();
+  }
+
+  mergedFromKeys(): string[] {
+    return this.db.select({ key: mergedFrom.key }).from(mergedFrom).orderBy(asc(mergedFrom.at)).all().map((r) => r.key);
+  }
+
+  // --- writes -----------------------------------------------------------------------------
+
+  enterSegment(segmentId: string, version: number, since: number): void {
+    this.db.insert(memberships).values({ segmentId, version, since }).onConflictDoNothing().run();
+  }
+
+  leaveSegment(segmentId: string): void {
+    this.db.delete(memberships).where(eq(memberships.segmentId, segmentId)).run();
+  }
+
+  assign(experienceId: string, variant: string, at: number, keepHeld: boolean): void {
+    const insert = this.db.insert(assignments).values({ experienceId, variant, at });
+    if (keepHeld) insert.onConflictDoNothing().run();
+    else insert.onConflictDoUpdate({ target: assignments.experienceId, set: { variant, at } }).run();
+  }
+
+  dropAssignments(): void {
+    this.db.delete(assignments).run();
+  }
+
+  addEventRow(row: { messageId: string; at: number; body: string }): void {
+    this.db.insert(events).values(row).onConflictDoNothing().run();
+  }
+
+  addCampaignRow(row: { messageId: string; at: number; body: string }): void {
+    this.db.insert(campaigns).values(row).onConflictDoNothing().run();
+  }
+
+  rewriteCampaign(messageId: string, body: string): void {
+    this.db.update(campaigns).set({ body }).where(eq(campaigns.messageId, messageId)).run();
+  }
+
+  rewriteEvent(messageId: string, body: string): void {
+    this.db.update(events).set({ body }).where(eq(events.messageId, messageId)).run();
+  }
+
+  /** Records a merged source; false when it was absorbed before. */
+  markMerged(key: string, at: number): boolean {
+    return this.db.insert(mergedFrom).values({ key, at }).onConflictDoNothing().returning({ k: mergedFrom.key }).all().length > 0;
+  }
+
+  /** Drops everything that identifies or describes the visitor; consent, pointers and merge memory stay. */
+  forgetData(): void {
+    for (const table of DATA_TABLES) this.db.delete(table).run();
+    for (const name of DATA_META) this.delete(name);
+  }
+
+  /** Drops everything, outbox included (erasure leaves only what `set` writes after). */
+  eraseAll(): void {
+    for (const table of [...DATA_TABLES, mergedFrom, outbox, meta]) this.db.delete(table).run();
+    this.values.clear();
+  }
+
+  /**
+   * Keeps the recent-event list, campaign touches, dedupe memory, assignments and merge memory
+   * bounded. Events stay while a segment's window may need them (at least the newest
+   * RECENT_EVENTS, at most MAX_EVENTS).
+   */
+  prune(historyMs: number, now: number): void {
+    const keepSince = Number.isFinite(historyMs) ? now - historyMs : -Infinity;
+    const newest = (limit: number) => this.db.select({ id: events.messageId }).from(events).orderBy(desc(events.at), desc(events.messageId)).limit(limit);
+    this.db.delete(events).where(and(lt(events.at, keepSince), notInArray(events.messageId, newest(RECENT_EVENTS)))).run();
+    this.db.delete(events).where(notInArray(events.messageId, newest(MAX_EVENTS))).run();
+    // The first touch stays whatever happens (first-touch attribution), and the newest ones.
+    const newestTouches = this.db.select({ id: campaigns.messageId }).from(campaigns).orderBy(desc(campaigns.at), desc(campaigns.messageId)).limit(RECENT_EVENTS);
+    this.db.delete(campaigns).where(and(notInArray(campaigns.messageId, newestTouches), sql`${campaigns.at} > (SELECT MIN(at) FROM campaigns)`)).run();
+    this.db.delete(seen).where(lt(seen.at, now - DEDUPE_DAYS * DAY)).run();
+    this.db.delete(seen).where(notInArray(seen.messageId, this.db.select({ id: seen.messageId }).from(seen).orderBy(desc(seen.at)).limit(MAX_SEEN))).run();
+    this.db.delete(assignments).where(notInArray(assignments.experienceId, this.db.select({ id: assignments.experienceId }).from(assignments).orderBy(desc(assignments.at)).limit(MAX_ASSIGNMENTS))).run();
+    this.db.delete(mergedFrom).where(notInArray(mergedFrom.key, this.db.select({ k: mergedFrom.key }).from(mergedFrom).orderBy(desc(mergedFrom.at)).limit(MAX_MERGED_FROM))).run();
+  }
+
+  // --- the outbox -------------------------------------------------------------------------
+
+  /** Writes what the current change owes the pipeline (call inside the change's transaction). */
+  owe(messages: PipelineMessage[], now: number): void {
+    for (const message of messages) this.db.insert(outbox).values({ body: JSON.stringify(message), at: now }).run();
+  }
+
+  /** The oldest owed messages. */
+  owed(limit: number): { id: number; message: PipelineMessage }[] {
+    return this.db.select().from(outbox).orderBy(asc(outbox.id)).limit(limit).all().map((r) => ({ id: r.id, message: JSON.parse(r.body) as PipelineMessage }));
+  }
+
+  acknowledge(ids: number[]): void {
+    for (let i = 0; i < ids.length; i += 90) this.db.delete(outbox).where(inArray(outbox.id, ids.slice(i, i + 90))).run();
+  }
+
+  hasOwed(): boolean {
+    return this.db.select({ id: outbox.id }).from(outbox).limit(1).all().length > 0;
+  }
+}
