@@ -87,7 +87,7 @@ export function alarmTime(expires: number | undefined, edge: number | undefined,
   return due;
 }
 
-/** The alarm's own retry after a failed outbox send: 5 s doubling to an hour. */
+/** The wait before the outbox is sent again after `failures` earlier refusals: 5 s, doubling, at most an hour. */
 export const outboxRetryDelay = (attempt: number) => Math.min(3_600_000, 5_000 * 2 ** Math.min(attempt, 10));
 
 /**

@@ -499,7 +499,7 @@ export class ProfileStore extends DurableObject<Env> {
       } catch (error) {
         const attempt = (this.data.number("outbox_attempts") ?? 0) + 1;
         this.data.set("outbox_attempts", String(attempt));
-        this.data.set("outbox_at", String(Date.now() + outboxRetryDelay(attempt)));
+        this.data.set("outbox_at", String(Date.now() + outboxRetryDelay(attempt - 1)));
         this.alarmAt = undefined;
         this.scheduleAlarm();
         throw error;
