@@ -7,6 +7,9 @@
  * the proxy and Cohort are the same site and the SameSite=Lax `cohort_id` cookie flows between them.
  * Nothing here talks to Cloudflare: local mode, no metrics, no cf fetch.
  *
+ * Before wrangler dev starts, the demo workspace is seeded with npm start's own code
+ * (scripts/lib/demo.mjs) for the demo shop and README tests; it answers on 127.0.0.1 only.
+ *
  * Run: `npx vitest run --project e2e`. Needs Debian's Chromium at /usr/bin/chromium (or
  * CHROMIUM_PATH). COHORT_E2E_KEEP=1 keeps the temp dir with the local state and wrangler.log.
  */
