@@ -1,15 +1,30 @@
-// `npm start`: Cohort on this machine, offline. Creates .dev.vars with fresh secrets on first run,
-// builds the tag, applies the local D1 migrations, seeds the demo workspace and site, prints the
-// keys and an admin token, then runs `wrangler dev` on PORT (default 8787).
-import { createHash, randomBytes } from "node:crypto";
+// `npm start`: Cohort on this machine, offline. Checks PORT (default 8787) first, creates .dev.vars
+// with fresh secrets on first run, builds the tag, applies the local D1 migrations, seeds the demo
+// workspace and site, writes their keys and an admin token to .cohort/demo.env, prints them, then
+// runs `wrangler dev` on PORT.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { relative } from "node:path";
+import { DEMO_ENV_FILE, DEMO_WORKSPACE, demoSeedArgs, newDemoKeys, writeDemoEnv } from "./lib/demo.mjs";
 import { ensureDevVars } from "./lib/devvars.mjs";
 import { offlineEnv } from "./lib/offline.mjs";
+import { portFromEnv, portProblem } from "./lib/port.mjs";
 import { signAdminToken } from "./lib/token.mjs";
 
+// Before anything is written or printed: a port we cannot have is the first thing to say.
+const { port, error: portError } = portFromEnv();
+if (portError) {
+  console.error(`npm start: ${portError} Set PORT to a free port, e.g. PORT=8788 npm start`);
+  process.exit(1);
+}
+const problem = await portProblem(port);
+if (problem) {
+  const why = problem === "EADDRINUSE" ? "is already in use (another npm start or wrangler dev?)" : `cannot be used (${problem})`;
+  console.error(`npm start: port ${port} ${why}. Stop what holds it, or start on another port: PORT=${port === 8788 ? 8789 : 8788} npm start`);
+  process.exit(1);
+}
+
 const root = new URL("..", import.meta.url);
-const port = Number(process.env.PORT ?? 8787);
 const env = { ...process.env, ...offlineEnv };
 const wrangler = new URL("../node_modules/.bin/wrangler", import.meta.url).pathname;
 const run = (file, args) => execFileSync(file, args, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] }).toString();
@@ -22,46 +37,14 @@ run(wrangler, ["d1", "migrations", "apply", "DB", "--local"]);
 // from one start to the next; the database row is brought in line with them on every start.
 const demoFile = new URL("../.wrangler/cohort-demo.json", import.meta.url);
 mkdirSync(new URL("../.wrangler/", import.meta.url), { recursive: true });
-const demo = existsSync(demoFile)
-  ? JSON.parse(readFileSync(demoFile, "utf8"))
-  : { writeKey: `wk_${randomBytes(12).toString("hex")}`, secretKey: `sk_${randomBytes(24).toString("hex")}` };
+const demo = existsSync(demoFile) ? JSON.parse(readFileSync(demoFile, "utf8")) : newDemoKeys();
 writeFileSync(demoFile, JSON.stringify(demo, null, 2));
+run(wrangler, demoSeedArgs({ ...demo, origins: [`http://localhost:${port}`, `http://127.0.0.1:${port}`] }));
 
-// A demo audience and what it sees: the shop's hero line changes for visitors who look at shoes.
-const demoSegment = {
-  version: 1,
-  rule: { event: "Product Viewed", where: [{ property: "category", op: "eq", value: "shoes" }], within: "7d", count: { op: "gte", value: 2 } },
-};
-const demoExperience = {
-  name: "Shoe fans hero",
-  slot: "hero",
-  status: "live",
-  priority: 10,
-  holdout: 0,
-  audience: { segment: "seg_demo_shoes" },
-  variants: [{ id: "a", weight: 1, content: { text: "Back for the Trail Runner, {{trait.name|friend}}? Shoes ship free this week." } }],
-};
-const quote = (value) => `'${String(value).replaceAll("'", "''")}'`;
-const origins = JSON.stringify([`http://localhost:${port}`, `http://127.0.0.1:${port}`]);
-const secretHash = createHash("sha256").update(demo.secretKey).digest("hex");
-run(wrangler, [
-  "d1",
-  "execute",
-  "DB",
-  "--local",
-  "--command",
-  `INSERT INTO workspaces (id, name) VALUES ('demo', 'Demo workspace') ON CONFLICT (id) DO NOTHING;
-   INSERT INTO sites (id, workspace_id, name, write_key, secret_key_hash, origins, enabled)
-   VALUES ('site_demo', 'demo', 'Demo shop', ${quote(demo.writeKey)}, ${quote(secretHash)}, ${quote(origins)}, 1)
-   ON CONFLICT (id) DO UPDATE SET write_key = excluded.write_key, secret_key_hash = excluded.secret_key_hash, origins = excluded.origins, enabled = 1;
-   INSERT INTO segments (id, workspace_id, name, description, rule) VALUES ('seg_demo_shoes', 'demo', 'Shoe fans',
-     'Viewed shoes at least twice in 7 days', ${quote(JSON.stringify(demoSegment))}) ON CONFLICT (id) DO NOTHING;
-   INSERT INTO experiences (id, workspace_id, slot, body) VALUES ('exp_demo_hero', 'demo', 'hero', ${quote(JSON.stringify(demoExperience))})
-     ON CONFLICT (id) DO NOTHING;`,
-]);
-
-const token = await signAdminToken(secrets.ADMIN_JWT_SECRET, { role: "admin", workspace: "demo" });
+const token = await signAdminToken(secrets.ADMIN_JWT_SECRET, { role: "admin", workspace: DEMO_WORKSPACE });
 const base = `http://localhost:${port}`;
+writeDemoEnv(DEMO_ENV_FILE, { url: base, writeKey: demo.writeKey, secretKey: demo.secretKey, token });
+const envFile = relative(process.cwd(), DEMO_ENV_FILE) || DEMO_ENV_FILE;
 console.log(`
   Cohort is starting on ${base}
 
@@ -73,9 +56,12 @@ console.log(`
   Demo secret key (server):  ${demo.secretKey}
   Admin token (30 days):     ${token}
 
-  Try:  curl -s ${base}/v1/track -u '${demo.secretKey}:' -H 'Content-Type: application/json' \\
-          -d '{"userId":"ada","event":"Signed Up"}'
-        curl -s '${base}/admin/api/profiles/lookup?userId=ada' -H 'Authorization: Bearer ${token}'
+  The same, for the README's examples, in ${envFile}. In another shell:
+
+    source ${envFile}
+    curl -s $COHORT/v1/track -u "$SECRET_KEY:" -H 'Content-Type: application/json' \\
+      -d '{"userId":"ada","event":"Signed Up"}'
+    curl -s "$COHORT/admin/api/profiles/lookup?userId=ada" -H "Authorization: Bearer $TOKEN"
 `);
 
 const dev = spawn(wrangler, ["dev", "--port", String(port), "--var", "DEMO:true", "--show-interactive-dev-session=false"], {

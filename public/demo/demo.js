@@ -10,6 +10,18 @@
   var cart = 0;
   var $ = function (id) { return document.getElementById(id); };
 
+  // --- the hero slot ----------------------------------------------------------------------
+  // The tag fills it once on load; the demo asks again whenever the answer may have changed (a
+  // product view, a sign-in, a privacy choice). No decision means the page's own default line.
+  var heroDefault = $("hero-default").textContent;
+  function updateHero() {
+    send("decide", ["hero"], function (decisions) {
+      var hero = decisions && decisions.hero;
+      var text = hero && hero.content && typeof hero.content.text === "string" ? hero.content.text : heroDefault;
+      if ($("hero-slot").textContent !== text) $("hero-slot").textContent = text;
+    });
+  }
+
   function product(button) {
     var el = button.closest(".product");
     return {
@@ -28,13 +40,9 @@
     var action = button.dataset.action;
     if (action === "view") {
       send("track", "Product Viewed", p);
-      // Ask again after the event: the decision reflects the segment it may have completed.
-      setTimeout(function () {
-        send("decide", ["hero"], function (decisions) {
-          var hero = decisions && decisions.hero;
-          if (hero && hero.content && typeof hero.content.text === "string") $("hero-slot").textContent = hero.content.text;
-        });
-      }, 400);
+      // The ask rides on the batch that carries the view (?decide=hero), so its answer already
+      // reflects the segment the view may have completed.
+      updateHero();
     }
     if (action === "add") {
       send("track", "Product Added", Object.assign({ quantity: 1 }, p));
@@ -53,15 +61,24 @@
     refreshSoon();
   });
 
-  $("signin").addEventListener("submit", function (e) {
-    e.preventDefault();
-    var email = $("signin-email").value.trim();
-    var name = $("signin-name").value.trim();
-    if (!email) return;
+  /**
+   * Signs the visitor in: everything a sign-in sends is here, so a proof of identity (a
+   * `userHash` from the server) is one more field in this one call.
+   */
+  function signIn(email, name) {
     var traits = { email: email };
     if (name) traits.name = name;
     send("identify", email, traits);
+    // Asked with the identify's own batch: the answer sees the traits just sent.
+    updateHero();
     $("signin-status").textContent = "Signed in as " + (name || email) + ".";
+  }
+
+  $("signin").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var email = $("signin-email").value.trim();
+    if (!email) return;
+    signIn(email, $("signin-name").value.trim());
     refreshSoon();
   });
 
@@ -75,6 +92,9 @@
   Object.keys(choices).forEach(function (id) {
     $(id).addEventListener("click", function () {
       send("consent", choices[id]);
+      // Asked after the choice has been answered (the tag keeps them in order): without
+      // personalisation the hero goes back to its default at once.
+      updateHero();
       $("consent-status").textContent = "Sent: " + JSON.stringify(choices[id]);
       refreshSoon();
     });
@@ -126,18 +146,41 @@
     var d = new Date(iso);
     return isNaN(d.getTime()) ? "" : d.toLocaleTimeString();
   }
+  /** A known moment, or null: a missing, null, unreadable or zero (1970) time is not known. */
+  function moment(value) {
+    if (value === null || value === undefined || value === "") return null;
+    var d = new Date(value);
+    return isNaN(d.getTime()) || d.getTime() <= 0 ? null : d;
+  }
+  function seen(profile) {
+    var first = moment(profile.firstSeen);
+    var last = moment(profile.lastSeen);
+    var parts = [];
+    if (first) parts.push("First seen " + first.toLocaleString());
+    if (last) parts.push((first ? "last" : "Last") + " seen " + last.toLocaleString());
+    return parts.length ? parts.join(" · ") : "No event yet: only a consent choice.";
+  }
 
-  function render(profile) {
+  function render(body) {
+    var profile = body.profile;
     var status = $("profile-status");
     if (!profile) {
-      status.textContent = "no profile yet";
-      status.className = "badge";
+      // Cohort's own verdict (isbot on the User-Agent, as for events): a headless browser is
+      // counted, never profiled, whatever its consent.
+      status.textContent = body.bot ? "treated as a bot" : "no profile yet";
+      status.className = body.bot ? "badge bot" : "badge";
       clear($("profile-identities"));
       empty($("profile-identities"), "none yet");
       pairs($("profile-traits"), {}, "none yet");
       pairs($("profile-counters"), {}, "none yet");
       chips($("profile-segments"), [], "none yet");
-      pairs($("profile-consent"), {}, "no profile: cookieless");
+      pairs(
+        $("profile-consent"),
+        {},
+        body.bot
+          ? "Cohort takes this browser for a bot (by its User-Agent): its events are counted, never profiled, and it gets no cookie."
+          : "no profile: cookieless"
+      );
       clear($("profile-events"));
       empty($("profile-events"), "none yet");
       $("profile-seen").textContent = "";
@@ -155,7 +198,7 @@
     );
     chips(
       $("profile-segments"),
-      (profile.segments || []).map(function (s) { return typeof s === "string" ? s : s.name || s.id || JSON.stringify(s); }),
+      (profile.segments || []).map(function (id) { return (body.segmentNames && body.segmentNames[id]) || id; }),
       "in no segment yet"
     );
 
@@ -192,8 +235,7 @@
     });
     if (!events.length) empty(list, "none yet");
 
-    $("profile-seen").textContent =
-      profile.firstSeen ? "First seen " + new Date(profile.firstSeen).toLocaleString() + " · last seen " + new Date(profile.lastSeen).toLocaleString() : "";
+    $("profile-seen").textContent = seen(profile);
   }
 
   var inFlight = false;
@@ -206,7 +248,7 @@
         return res.json();
       })
       .then(function (body) {
-        render(body.profile);
+        render(body);
       })
       .catch(function (error) {
         var status = $("profile-status");

@@ -7,6 +7,9 @@
  * the proxy and Cohort are the same site and the SameSite=Lax `cohort_id` cookie flows between them.
  * Nothing here talks to Cloudflare: local mode, no metrics, no cf fetch.
  *
+ * Before wrangler dev starts, the demo workspace is seeded with npm start's own code
+ * (scripts/lib/demo.mjs) for the demo shop and README tests; it answers on 127.0.0.1 only.
+ *
  * Run: `npx vitest run --project e2e`. Needs Debian's Chromium at /usr/bin/chromium (or
  * CHROMIUM_PATH). COHORT_E2E_KEEP=1 keeps the temp dir with the local state and wrangler.log.
  */
@@ -17,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
+import { DEMO_WORKSPACE, demoSeedArgs, newDemoKeys, writeDemoEnv } from "../../scripts/lib/demo.mjs";
 import { devArgs } from "../../scripts/lib/offline.mjs";
 import { signAdminToken } from "../../scripts/lib/token.mjs";
 import { startCustomerSite } from "./customer-site";
@@ -34,6 +38,12 @@ export interface E2E {
   writeKey: string;
   secretKey: string;
   adminToken: string;
+  /**
+   * The demo workspace as `npm start` seeds it (scripts/lib/demo.mjs: site, "Shoe fans" segment,
+   * hero experience), on `http://127.0.0.1:<port>` only, so the demo page there is the demo's and
+   * everything addressed as localhost keeps the e2e site. `envFile` is its `.cohort/demo.env`.
+   */
+  demo: { url: string; writeKey: string; secretKey: string; adminToken: string; envFile: string };
 }
 
 declare module "vitest" {
@@ -117,6 +127,16 @@ export default async function setup(project: TestProject) {
     const port = await freePort();
     const customerPort = await freePort();
     const adminSecret = randomBytes(32).toString("base64url");
+
+    // The demo workspace, seeded with npm start's own code before wrangler dev opens the state.
+    const demoKeys = newDemoKeys();
+    const demoUrl = `http://127.0.0.1:${port}`;
+    const seed = wrangler([...demoSeedArgs({ ...demoKeys, origins: [demoUrl] }, { persistTo: dir })], log);
+    const seeded = await exited(seed);
+    if (seeded !== 0) throw new Error(`seeding the demo workspace failed (${seeded}):\n${readFileSync(log, "utf8")}`);
+    const demoToken = await signAdminToken(adminSecret, { role: "admin", workspace: DEMO_WORKSPACE, subject: "e2e" });
+    const demoEnvFile = join(dir, "demo", ".cohort", "demo.env");
+    writeDemoEnv(demoEnvFile, { url: demoUrl, ...demoKeys, token: demoToken });
     const dev = wrangler(
       devArgs({
         port,
@@ -167,6 +187,7 @@ export default async function setup(project: TestProject) {
       writeKey: site.writeKey,
       secretKey: site.secretKey,
       adminToken,
+      demo: { url: demoUrl, ...demoKeys, adminToken: demoToken, envFile: demoEnvFile },
     });
   } catch (error) {
     await teardown();

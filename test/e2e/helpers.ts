@@ -107,8 +107,11 @@ export async function createSite(site: { name: string; consentDefaults?: Record<
   return (await res.json()) as { id: string; writeKey: string; secretKey: string };
 }
 
-/** Debian's Chromium, headless, with everything that would reach the network turned off. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Debian's Chromium, headless, with everything that would reach the network turned off. With
+ * `{visitor: false}` it keeps headless Chromium's own User-Agent, which Cohort takes for a bot.
+ */
+export function launchChromium({ visitor = true }: { visitor?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     args: [
@@ -119,7 +122,7 @@ export function launchChromium(): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
       "--no-first-run",
-      `--user-agent=${VISITOR_USER_AGENT}`,
+      ...(visitor ? [`--user-agent=${VISITOR_USER_AGENT}`] : []),
     ],
   });
 }

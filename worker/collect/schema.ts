@@ -90,7 +90,7 @@ export const eventSchemas = {
   track: z.looseObject({
     ...common,
     type: z.literal("track"),
-    event: z.string().trim().min(1, "a track call needs an event name").max(MAX_ID),
+    event: z.string({ error: "a track call needs an event name" }).trim().min(1, "a track call needs an event name").max(MAX_ID),
     properties: dictionary.optional(),
   }),
   page: z.looseObject({

@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
+import { isbot } from "isbot";
 import { ingest } from "../collect/ingest";
 import { MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBatch, parseJson, parseSingle, type ParsedEvents } from "../collect/parse";
 import { EVENT_TYPES, SHORT_TYPES, type EventType } from "../collect/schema";
@@ -14,7 +15,7 @@ import { demoEnabled, type AppContext, type AppEnv } from "../env";
 import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
-import { liveSegments } from "../store/segments";
+import { listSegmentRows, liveSegments } from "../store/segments";
 import { findSiteByKey, isSecretKey, originAllowed } from "../store/sites";
 import { BodyTooLarge, readBody } from "./body";
 import { consentRoute } from "./consent";
@@ -167,9 +168,15 @@ collect.get("/me", async (c) => {
   const origin = c.req.header("Origin");
   if (origin && !originAllowed(origin, site.origins)) throw new ApiError(403, "origin_not_allowed", `Origin ${origin} is not allowed for this write key.`);
   c.header("Cache-Control", "no-store");
+  // What the demo panel tells its visitor besides the profile: whether Cohort takes this browser
+  // for a bot (counted, never profiled), and the names of the segments the profile is in.
+  const bot = isbot(c.req.header("User-Agent") ?? "");
   const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
-  if (!visitorId) return c.json({ profile: null });
-  return c.json({ profile: await viewProfile(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!) });
+  if (!visitorId) return c.json({ profile: null, bot, segmentNames: {} });
+  const profile = await viewProfile(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!);
+  const inSegments = new Set(profile?.segments ?? []);
+  const named = inSegments.size ? (await listSegmentRows(c.env.DB, site.workspaceId)).filter((s) => inSegments.has(s.id)) : [];
+  return c.json({ profile, bot, segmentNames: Object.fromEntries(named.map((s) => [s.id, s.name])) });
 });
 
 collect.post("/consent", consentRoute);
