@@ -47,7 +47,7 @@ beforeAll(async () => {
 describe("the OpenAPI document", () => {
   it("is valid OpenAPI 3.1, and every $ref in it resolves", async () => {
     const validator = new Validator();
-    const result = await validator.validate(structuredClone(doc) as unknown as object);
+    const result = await validator.validate(structuredClone(doc) as unknown as Record<string, unknown>);
     expect(result.errors, JSON.stringify(result.errors)?.slice(0, 1000)).toBeUndefined();
     expect(result.valid).toBe(true);
     expect(validator.version).toBe("3.1");
