@@ -13,14 +13,14 @@ import { audienceSegments, listSegmentRows } from "../store/segments";
 import { ApiError, fromZodError } from "./errors";
 import type { Hook } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
-import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, z } from "./openapi";
+import { adminRoute, adminRouter, fieldOfOption, IdParams, jsonBody, jsonResponse, z } from "./openapi";
 
 export const experienceRoutes = adminRouter();
 const tags = ["Experiences"];
 
 // The inline audience rule is checked by the rule language's parser (a custom schema the generator
 // cannot read): the document shows it as a Rule.
-z.globalRegistry.add(Audience.options[1].shape.rule, { type: "object", allOf: [{ $ref: "#/components/schemas/Rule" }] } as z.GlobalMeta);
+z.globalRegistry.add(fieldOfOption(Audience, "rule"), { type: "object", allOf: [{ $ref: "#/components/schemas/Rule" }] } as z.GlobalMeta);
 
 const ExperienceInput = Experience.openapi("NewExperience");
 /** The fields a PUT replaces: any of an experience's, each checked as on create. */

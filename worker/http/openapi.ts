@@ -44,7 +44,17 @@ export const ErrorEnvelope = z
 // JSON value a variant's `json` content holds. (`.openapi(name)` on a lazy schema names the
 // schema itself, so its inner references become `$ref`s.)
 Rule.openapi("Rule");
-Content.options[3].shape.json.openapi("JsonValue");
+fieldOfOption(Content, "json").openapi("JsonValue");
+
+/**
+ * The schema of field `key` in the option of a union of objects that has it (`{json}` of a
+ * variant's content): found by key, so a reordered or extended union still resolves.
+ */
+export function fieldOfOption(union: z.ZodUnion<readonly z.ZodObject[]>, key: string): z.ZodType {
+  const option = union.options.find((o) => key in o.shape);
+  if (!option) throw new Error(`no option of the union has a field "${key}"`);
+  return option.shape[key] as z.ZodType;
+}
 
 /** A validation failure becomes the 400 envelope, naming the first field at fault. */
 export const defaultHook: Hook<unknown, AppEnv, string, undefined> = (result) => {
@@ -71,7 +81,7 @@ export const IdParams = z.object({
     .string()
     .min(1)
     .max(200)
-    .openapi({ param: { name: "id", in: "path" }, example: "seg_3f2a9c0d1e4b5a6c" }),
+    .openapi({ param: { name: "id", in: "path", description: "The id the resource was created with (`site_…`, `seg_…`, `exp_…`)." } }),
 });
 
 /** The error responses every admin route may give. */
