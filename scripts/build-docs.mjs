@@ -10,7 +10,7 @@ const require = createRequire(import.meta.url);
 const from = dirname(require.resolve("swagger-ui-dist/package.json"));
 const to = fileURLToPath(new URL("../public/admin/api/docs/", import.meta.url));
 mkdirSync(to, { recursive: true });
-const files = ["swagger-ui.css", "swagger-ui-bundle.js", "LICENSE", "NOTICE"];
+const files = ["swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "LICENSE", "NOTICE"];
 for (const file of files) copyFileSync(join(from, file), join(to, file));
 const { version } = require("swagger-ui-dist/package.json");
 console.log(`docs: Swagger UI ${version} → public/admin/api/docs/ (${files.join(", ")})`);

@@ -10,7 +10,7 @@ describe("the API viewer", () => {
     expect(page.headers.get("Content-Type")).toMatch(/^text\/html/);
     const html = await page.text();
     const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    expect(sources).toEqual(["/admin/api/docs/swagger-ui.css", "/admin/api/docs/swagger-ui-bundle.js", "/admin/api/docs/init.js"]);
+    expect(sources).toEqual(["/admin/api/docs/favicon-32x32.png", "/admin/api/docs/swagger-ui.css", "/admin/api/docs/swagger-ui-bundle.js", "/admin/api/docs/init.js"]);
     expect(sources.every((s) => s.startsWith("/"))).toBe(true);
 
     const init = await call("/admin/api/docs/init.js");

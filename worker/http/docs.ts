@@ -10,7 +10,7 @@ import { errorBody } from "./errors";
 
 export const DOCS_PATH = "/admin/api/docs";
 /** The files of the viewer, under DOCS_PATH; nothing else is served from there. */
-export const DOCS_FILES = ["swagger-ui.css", "swagger-ui-bundle.js", "init.js"] as const;
+export const DOCS_FILES = ["swagger-ui.css", "swagger-ui-bundle.js", "init.js", "favicon-32x32.png"] as const;
 
 const page = `<!doctype html>
 <html lang="en">
@@ -18,6 +18,7 @@ const page = `<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Cohort API</title>
+  <link rel="icon" type="image/png" href="${DOCS_PATH}/favicon-32x32.png">
   <link rel="stylesheet" href="${DOCS_PATH}/swagger-ui.css">
 </head>
 <body>
