@@ -31,6 +31,7 @@ const run = (file, args) => execFileSync(file, args, { cwd: root, env, stdio: ["
 
 const secrets = ensureDevVars();
 run(process.execPath, ["tag/build.mjs"]);
+run(process.execPath, ["scripts/build-docs.mjs"]);
 run(wrangler, ["d1", "migrations", "apply", "DB", "--local"]);
 
 // The demo site's keys live in .wrangler/ (local state, not committed) so they stay the same

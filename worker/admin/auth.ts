@@ -6,18 +6,16 @@
 import type { MiddlewareHandler } from "hono";
 import { jwtVerify } from "jose";
 import { z } from "zod";
-import type { AppEnv } from "../env";
+import { ROLES, type AdminClaims, type AppEnv, type Role } from "../env";
 import { ApiError } from "../http/errors";
 
-export const ROLES = ["viewer", "editor", "admin"] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type AdminClaims, type Role };
 
 const claimsSchema = z.object({
   role: z.enum(ROLES),
   ws: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/),
   sub: z.string().optional(),
-});
-export type AdminClaims = z.infer<typeof claimsSchema>;
+}) satisfies z.ZodType<AdminClaims>;
 
 const secrets = new Map<string, Uint8Array>();
 const key = (secret: string) => {

@@ -1,26 +1,27 @@
 /**
  * The admin API (`/admin/api/*`, DESIGN.md §3). Every route authenticates a bearer token and works
- * inside the token's workspace; writes need `admin` (sites) or `editor`, reads `viewer`.
+ * inside the token's workspace; writes need `admin` (sites) or `editor`, reads `viewer`. Routes are
+ * declared with their zod schemas (worker/http/openapi.ts), which generate the OpenAPI document.
  */
 import { and, asc, desc, eq, gte, lte } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { Hono } from "hono";
-import { z } from "zod";
 import { adminAuth, requireRole } from "../admin/auth";
+import { verifyChain } from "../consent/ledger";
 import { PURPOSES } from "../consent/purposes";
-import type { AppContext, AppEnv } from "../env";
+import type { AppContext } from "../env";
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
-import { verifyChain } from "../consent/ledger";
 import { eraseSubject, exportSubject } from "../privacy/subject";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
-import { createSite, listSites, publicSite, updateSite } from "../store/sites";
-import { jsonBody, queryOf } from "./body";
-import { experienceRoutes } from "./experiences";
-import { segmentRoutes } from "./segments";
+import { createSite, IDENTITY_VERIFICATION, listSites, publicSite, rotateIdentitySecret, updateSite } from "../store/sites";
+import { jsonBody as readJsonBody } from "./body";
 import { ApiError } from "./errors";
+import { experienceRoutes } from "./experiences";
+import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, securitySchemes, z } from "./openapi";
+import { segmentRoutes } from "./segments";
 
-export const admin = new Hono<AppEnv>();
+export const admin = adminRouter();
+admin.openAPIRegistry.registerComponent("securitySchemes", "bearer", securitySchemes.bearer);
 admin.use("*", adminAuth);
 admin.route("/segments", segmentRoutes);
 admin.route("/experiences", experienceRoutes);
@@ -28,54 +29,161 @@ admin.route("/experiences", experienceRoutes);
 const origin = z
   .string()
   .max(255)
-  .regex(/^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be an origin like https://shop.example or https://*.example.com");
+  .regex(/^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be an origin like https://shop.example or https://*.example.com")
+  .openapi({ example: "https://shop.example" });
 const cookieDomain = z
   .string()
   .max(253)
   .regex(/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, "must be a domain like example.com");
 const consentDefaults = z.partialRecord(z.enum(PURPOSES), z.boolean());
-
-export const newSiteSchema = z.object({
-  name: z.string().trim().min(1).max(120),
-  origins: z.array(origin).min(1, "a site needs at least one allowed origin").max(50),
-  cookieDomain: cookieDomain.nullish(),
-  consentDefaults: consentDefaults.nullish(),
-  purposes: z.array(z.enum(PURPOSES)).max(3).optional(),
-  policyVersion: z.string().trim().min(1).max(32).optional(),
-  retentionDays: z.number().int().min(1).max(3650).optional(),
+const identityVerification = z.enum(IDENTITY_VERIFICATION).openapi({
+  description: "`required` (the default): a browser's userId counts only with a valid `userHash`; `off`: browser userIds are trusted.",
 });
+
+export const newSiteSchema = z
+  .object({
+    name: z.string().trim().min(1).max(120),
+    origins: z.array(origin).min(1, "a site needs at least one allowed origin").max(50),
+    cookieDomain: cookieDomain.nullish(),
+    consentDefaults: consentDefaults.nullish(),
+    purposes: z.array(z.enum(PURPOSES)).max(3).optional(),
+    policyVersion: z.string().trim().min(1).max(32).optional(),
+    retentionDays: z.number().int().min(1).max(3650).optional(),
+    identityVerification: identityVerification.optional(),
+  });
 export const siteChangesSchema = newSiteSchema.partial().extend({ enabled: z.boolean().optional() });
 
-admin.post("/sites", requireRole("admin"), async (c) => {
-  const input = await jsonBody(c.req.raw, newSiteSchema);
-  const { site, secretKey } = await createSite(c.env.DB, c.get("admin").ws, input);
-  return c.json({ ...publicSite(site), secretKey }, 201);
-});
+/** A site as the admin API shows it: never a secret (those are shown once, when made). */
+export const SiteView = z
+  .object({
+    id: z.string(),
+    workspaceId: z.string(),
+    name: z.string(),
+    writeKey: z.string().openapi({ description: "Public: the browser tag's key, accepted only from `origins`." }),
+    origins: z.array(z.string()),
+    cookieDomain: z.string().nullable(),
+    consentDefaults: consentDefaults.nullable(),
+    purposes: z.array(z.enum(PURPOSES)),
+    policyVersion: z.string(),
+    retentionDays: z.number().int(),
+    identityVerification,
+    enabled: z.boolean(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("Site");
+const CreatedSite = SiteView.extend({
+  secretKey: z.string().openapi({ description: "The server key (`sk_…`), shown once." }),
+  identitySecret: z.string().openapi({ description: "The key of `userHash` (`idsec_…`), shown once." }),
+}).openapi("CreatedSite");
+const IdentitySecret = z.object({ id: z.string(), identitySecret: z.string().openapi({ description: "The new secret (`idsec_…`), shown once; the old one stops working." }) });
 
-admin.get("/sites", requireRole("viewer"), async (c) => {
-  const all = await listSites(c.env.DB, c.get("admin").ws);
-  return c.json({ sites: all.map(publicSite) });
-});
+const tags = { sites: ["Sites"], profiles: ["Profiles"], events: ["Events"], consent: ["Consent"], reports: ["Reports"] };
 
-admin.patch("/sites/:id", requireRole("admin"), async (c) => {
-  const changes = await jsonBody(c.req.raw, siteChangesSchema);
-  if (Object.keys(changes).length === 0) throw new ApiError(400, "invalid_request", "Send at least one field to change.", { path: "body" });
-  const site = await updateSite(c.env.DB, c.get("admin").ws, c.req.param("id"), changes);
-  if (!site) throw new ApiError(404, "not_found", `No site ${c.req.param("id")} in this workspace.`);
-  return c.json(publicSite(site));
-});
+admin.openapi(
+  adminRoute({
+    method: "post",
+    path: "/sites",
+    role: "admin",
+    tags: tags.sites,
+    summary: "Create a site",
+    description: "Its secret key and identity secret are in this answer only.",
+    request: { body: jsonBody(newSiteSchema) },
+    responses: { 201: jsonResponse(CreatedSite, "The site, with its two secrets") },
+  }),
+  async (c) => {
+    const { site, secretKey, identitySecret } = await createSite(c.env, c.get("admin").ws, c.req.valid("json"));
+    return c.json({ ...publicSite(site), secretKey, identitySecret } satisfies z.input<typeof CreatedSite>, 201);
+  },
+);
 
+admin.openapi(
+  adminRoute({ method: "get", path: "/sites", role: "viewer", tags: tags.sites, summary: "List the workspace's sites", responses: { 200: jsonResponse(z.object({ sites: z.array(SiteView) }), "The sites, oldest first") } }),
+  async (c) => {
+    const all = await listSites(c.env.DB, c.get("admin").ws);
+    return c.json({ sites: all.map(publicSite) } satisfies { sites: z.input<typeof SiteView>[] }, 200);
+  },
+);
+
+admin.openapi(
+  adminRoute({
+    method: "patch",
+    path: "/sites/{id}",
+    role: "admin",
+    tags: tags.sites,
+    summary: "Change or disable a site",
+    description: "Reaches every isolate within 30 s.",
+    request: { params: IdParams, body: jsonBody(siteChangesSchema) },
+    responses: { 200: jsonResponse(SiteView, "The site as changed") },
+  }),
+  async (c) => {
+    const changes = c.req.valid("json");
+    if (Object.keys(changes).length === 0) throw new ApiError(400, "invalid_request", "Send at least one field to change.", { path: "body" });
+    const { id } = c.req.valid("param");
+    const site = await updateSite(c.env.DB, c.get("admin").ws, id, changes);
+    if (!site) throw new ApiError(404, "not_found", `No site ${id} in this workspace.`);
+    return c.json(publicSite(site) satisfies z.input<typeof SiteView>, 200);
+  },
+);
+
+admin.openapi(
+  adminRoute({
+    method: "post",
+    path: "/sites/{id}/identity-secret",
+    role: "admin",
+    tags: tags.sites,
+    summary: "Rotate a site's identity secret",
+    description: "A new secret replaces the old one at once: userHashes made with the old one stop verifying.",
+    request: { params: IdParams },
+    responses: { 200: jsonResponse(IdentitySecret, "The new secret, shown once") },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const identitySecret = await rotateIdentitySecret(c.env, c.get("admin").ws, id);
+    if (!identitySecret) throw new ApiError(404, "not_found", `No site ${id} in this workspace.`);
+    c.header("Cache-Control", "no-store");
+    return c.json({ id, identitySecret } satisfies z.input<typeof IdentitySecret>, 200);
+  },
+);
+
+const subjectId = z.string().min(1).max(255);
 export const lookupSchema = z
-  .object({ userId: z.string().min(1).max(255).optional(), anonymousId: z.string().min(1).max(255).optional() })
+  .object({ userId: subjectId.optional(), anonymousId: subjectId.optional() })
   .refine((q) => Boolean(q.userId) !== Boolean(q.anonymousId), { message: "pass exactly one of userId or anonymousId", path: ["userId"] });
 
-admin.get("/profiles/lookup", requireRole("viewer"), async (c) => {
-  const query = queryOf(c.req.query(), lookupSchema);
-  const key = profileKey(c.get("admin").ws, query)!;
-  const profile = await viewProfile(c.env.PROFILES, key);
-  if (!profile) throw new ApiError(404, "not_found", `No profile ${key}.`);
-  return c.json(profile);
-});
+const CampaignTouch = z.object({ messageId: z.string(), at: z.number(), source: z.string().optional(), medium: z.string().optional(), name: z.string().optional() });
+/** A profile as the admin API and the visitor's own `/v1/me` show it (worker/profile/contract.ts). */
+export const ProfileView = z
+  .object({
+    key: z.string().openapi({ example: "demo:user:ada" }),
+    identities: z.array(z.object({ kind: z.string(), value: z.string() })),
+    traits: z.record(z.string(), z.unknown()),
+    counters: z.record(z.string(), z.number()),
+    firstSeen: z.string().openapi({ format: "date-time" }),
+    lastSeen: z.string().openapi({ format: "date-time" }),
+    campaigns: z.object({ first: CampaignTouch.optional(), last: CampaignTouch.optional(), touches: z.array(CampaignTouch) }),
+    segments: z.array(z.string()).openapi({ description: "Ids of the segments the profile is in now." }),
+    consent: z.object({ purposes: z.record(z.string(), z.boolean()), sources: z.record(z.string(), z.string()), at: z.number(), policyVersion: z.string() }).nullable(),
+    recentEvents: z.array(z.object({ messageId: z.string(), type: z.string(), timestamp: z.string() })),
+  })
+  .openapi("Profile");
+
+admin.openapi(
+  adminRoute({
+    method: "get",
+    path: "/profiles/lookup",
+    role: "viewer",
+    tags: tags.profiles,
+    summary: "A profile by userId or anonymousId",
+    request: { query: lookupSchema },
+    responses: { 200: jsonResponse(ProfileView, "The profile the id leads to (after merges)") },
+  }),
+  async (c) => {
+    const key = profileKey(c.get("admin").ws, c.req.valid("query"))!;
+    const profile = await viewProfile(c.env.PROFILES, key);
+    if (!profile) throw new ApiError(404, "not_found", `No profile ${key}.`);
+    return c.json(profile satisfies z.input<typeof ProfileView>, 200);
+  },
+);
 
 export const listSchema = z.object({
   siteId: z.string().max(64).optional(),
@@ -86,35 +194,93 @@ export const listSchema = z.object({
 const inScope = (table: typeof events | typeof failedEvents, ws: string, siteId?: string) =>
   and(eq(table.workspaceId, ws), siteId ? eq(table.siteId, siteId) : undefined);
 
+const nullableString = z.string().nullable();
+const ArchivedEvent = z
+  .object({
+    workspaceId: z.string(),
+    messageId: z.string(),
+    siteId: z.string(),
+    type: z.string(),
+    name: nullableString,
+    profileKey: nullableString,
+    userId: nullableString,
+    anonymousId: nullableString,
+    bot: z.boolean(),
+    timestamp: z.string().openapi({ format: "date-time" }),
+    receivedAt: z.string().openapi({ format: "date-time" }),
+    event: z.record(z.string(), z.unknown()).openapi({ description: "The normalised, enriched event as archived." }),
+  })
+  .openapi("ArchivedEvent");
+
 /** The newest archived events of the workspace (what the queue consumer wrote to D1). */
-admin.get("/events", requireRole("viewer"), async (c) => {
-  const { siteId, limit } = queryOf(c.req.query(), listSchema);
-  const rows = await drizzle(c.env.DB).select().from(events).where(inScope(events, c.get("admin").ws, siteId)).orderBy(desc(events.receivedAt)).limit(limit);
-  return c.json({ events: rows.map(({ payload, ...row }) => ({ ...row, event: JSON.parse(payload) })) });
-});
+admin.openapi(
+  adminRoute({
+    method: "get",
+    path: "/events",
+    role: "viewer",
+    tags: tags.events,
+    summary: "The newest archived events",
+    request: { query: listSchema },
+    responses: { 200: jsonResponse(z.object({ events: z.array(ArchivedEvent) }), "Newest first") },
+  }),
+  async (c) => {
+    const { siteId, limit } = c.req.valid("query");
+    const rows = await drizzle(c.env.DB).select().from(events).where(inScope(events, c.get("admin").ws, siteId)).orderBy(desc(events.receivedAt)).limit(limit);
+    const list = rows.map(({ payload, timestamp, receivedAt, ...row }) => ({ ...row, timestamp: timestamp.toISOString(), receivedAt: receivedAt.toISOString(), event: JSON.parse(payload) as Record<string, unknown> }));
+    return c.json({ events: list } satisfies { events: z.input<typeof ArchivedEvent>[] }, 200);
+  },
+);
+
+const FailedEvent = z
+  .object({
+    id: z.string(),
+    siteId: z.string(),
+    workspaceId: z.string(),
+    receivedAt: z.string().openapi({ format: "date-time" }),
+    code: z.string(),
+    message: z.string(),
+    path: nullableString,
+    batchIndex: z.number().int().nullable(),
+    messageId: nullableString,
+    payload: z.string().openapi({ description: "The event as received (truncated past 32 KB)." }),
+  })
+  .openapi("FailedEvent");
 
 /** The newest refused events of the workspace, with the reason each was refused. */
-admin.get("/failed-events", requireRole("viewer"), async (c) => {
-  const { siteId, limit } = queryOf(c.req.query(), listSchema);
-  const rows = await drizzle(c.env.DB).select().from(failedEvents).where(inScope(failedEvents, c.get("admin").ws, siteId)).orderBy(desc(failedEvents.receivedAt)).limit(limit);
-  return c.json({ failedEvents: rows });
-});
+admin.openapi(
+  adminRoute({
+    method: "get",
+    path: "/failed-events",
+    role: "viewer",
+    tags: tags.events,
+    summary: "The newest refused events, with reasons",
+    request: { query: listSchema },
+    responses: { 200: jsonResponse(z.object({ failedEvents: z.array(FailedEvent) }), "Newest first") },
+  }),
+  async (c) => {
+    const { siteId, limit } = c.req.valid("query");
+    const rows = await drizzle(c.env.DB).select().from(failedEvents).where(inScope(failedEvents, c.get("admin").ws, siteId)).orderBy(desc(failedEvents.receivedAt)).limit(limit);
+    const list = rows.map(({ receivedAt, ...row }) => ({ ...row, receivedAt: receivedAt.toISOString() }));
+    return c.json({ failedEvents: list } satisfies { failedEvents: z.input<typeof FailedEvent>[] }, 200);
+  },
+);
 
 export const subjectSchema = z.union([
   z.object({ userId: z.string().min(1).max(255) }).strict(),
   z.object({ anonymousId: z.string().min(1).max(255) }).strict(),
 ], { error: "send exactly one of userId or anonymousId" });
 
+// The two privacy routes move to worker/http/privacy.ts (declared there with their schemas).
 /** Access request: everything held about a subject, from every store, as one JSON document. */
 admin.post("/privacy/export", requireRole("admin"), async (c) => {
-  const subject = await jsonBody(c.req.raw, subjectSchema);
+  const subject = await readJsonBody(c.req.raw, subjectSchema);
   c.header("Cache-Control", "no-store");
   return c.json(await exportSubject(c.env, c.get("admin").ws, subject));
 });
 
 /** Erasure request: deletes the subject everywhere and suppresses them against replays. */
 admin.post("/privacy/erase", requireRole("admin"), async (c) => {
-  const subject = await jsonBody(c.req.raw, subjectSchema);
+  const subject = await readJsonBody(c.req.raw, subjectSchema);
   return c.json(await eraseSubject(c.env, c.get("admin").ws, subject));
 });
 
@@ -130,36 +296,96 @@ async function ownSite(c: AppContext, siteId: string) {
 const ledgerRows = (db: D1Database, siteId: string) =>
   drizzle(db).select().from(consentLedger).where(eq(consentLedger.siteId, siteId)).orderBy(asc(consentLedger.seq));
 
+const LedgerEntry = z
+  .object({
+    seq: z.number().int(),
+    id: z.string(),
+    siteId: z.string(),
+    workspaceId: z.string(),
+    subject: z.string().nullable().openapi({ description: "A one-way pseudonym of the profile key." }),
+    at: z.string().openapi({ format: "date-time" }),
+    signals: z.unknown().openapi({ description: "The signals the choice was resolved from." }),
+    consent: z.unknown().openapi({ description: "The resolved purposes and their sources." }),
+    policyVersion: z.string(),
+    prevHash: z.string(),
+    hash: z.string(),
+  })
+  .openapi("LedgerEntry");
+
 /** The consent ledger of a site, oldest first, as stored (hashes included so anyone can re-check). */
-admin.get("/consent/ledger", requireRole("viewer"), async (c) => {
-  const query = queryOf(c.req.query(), siteQuery);
-  await ownSite(c, query.siteId);
-  const rows = await ledgerRows(c.env.DB, query.siteId);
-  return c.json({ entries: rows.map((row) => ({ ...row, at: row.at.toISOString(), signals: JSON.parse(row.signals), consent: JSON.parse(row.consent) })) });
-});
+admin.openapi(
+  adminRoute({
+    method: "get",
+    path: "/consent/ledger",
+    role: "viewer",
+    tags: tags.consent,
+    summary: "A site's consent ledger",
+    request: { query: siteQuery },
+    responses: { 200: jsonResponse(z.object({ entries: z.array(LedgerEntry) }), "Oldest first, hashes included") },
+  }),
+  async (c) => {
+    const { siteId } = c.req.valid("query");
+    await ownSite(c, siteId);
+    const rows = await ledgerRows(c.env.DB, siteId);
+    const entries = rows.map((row) => ({ ...row, at: row.at.toISOString(), signals: JSON.parse(row.signals) as unknown, consent: JSON.parse(row.consent) as unknown }));
+    return c.json({ entries } satisfies { entries: z.input<typeof LedgerEntry>[] }, 200);
+  },
+);
+
+const ChainCheck = z
+  .object({
+    valid: z.boolean(),
+    entries: z.number().int(),
+    brokenAt: z.string().optional().openapi({ description: "The first entry that does not follow from the one before it." }),
+    reason: z.string().optional(),
+  })
+  .openapi("ChainCheck");
 
 /** Re-computes the ledger's hash chain: `{valid, entries, brokenAt?, reason?}`. */
-admin.get("/consent/ledger/verify", requireRole("viewer"), async (c) => {
-  const query = queryOf(c.req.query(), siteQuery);
-  await ownSite(c, query.siteId);
-  const rows = await ledgerRows(c.env.DB, query.siteId);
-  return c.json(await verifyChain(rows.map((row) => ({ ...row, at: row.at.getTime() }))));
-});
+admin.openapi(
+  adminRoute({
+    method: "get",
+    path: "/consent/ledger/verify",
+    role: "viewer",
+    tags: tags.consent,
+    summary: "Check the ledger's hash chain",
+    request: { query: siteQuery },
+    responses: { 200: jsonResponse(ChainCheck, "Whether every entry follows from the one before it") },
+  }),
+  async (c) => {
+    const { siteId } = c.req.valid("query");
+    await ownSite(c, siteId);
+    const rows = await ledgerRows(c.env.DB, siteId);
+    const check = await verifyChain(rows.map((row) => ({ ...row, at: row.at.getTime() })));
+    return c.json(check satisfies z.input<typeof ChainCheck>, 200);
+  },
+);
 
 export const countsQuery = siteQuery.extend({
   from: z.iso.date().optional(),
   to: z.iso.date().optional(),
 });
+const CookielessCount = z.object({ day: z.string().openapi({ format: "date" }), type: z.string(), name: z.string(), count: z.number().int() });
 
 /** Cookieless visitors' anonymous counts, per day, type and event name. */
-admin.get("/reports/cookieless", requireRole("viewer"), async (c) => {
-  const query = queryOf(c.req.query(), countsQuery);
-  const { siteId, from, to } = query;
-  await ownSite(c, siteId);
-  const rows = await drizzle(c.env.DB)
-    .select({ day: cookielessCounts.day, type: cookielessCounts.type, name: cookielessCounts.name, count: cookielessCounts.count })
-    .from(cookielessCounts)
-    .where(and(eq(cookielessCounts.siteId, siteId), from ? gte(cookielessCounts.day, from) : undefined, to ? lte(cookielessCounts.day, to) : undefined))
-    .orderBy(asc(cookielessCounts.day), asc(cookielessCounts.type), asc(cookielessCounts.name));
-  return c.json({ counts: rows });
-});
+admin.openapi(
+  adminRoute({
+    method: "get",
+    path: "/reports/cookieless",
+    role: "viewer",
+    tags: tags.reports,
+    summary: "Anonymous counts of cookieless visitors",
+    request: { query: countsQuery },
+    responses: { 200: jsonResponse(z.object({ counts: z.array(CookielessCount) }), "Per day, type and event name") },
+  }),
+  async (c) => {
+    const { siteId, from, to } = c.req.valid("query");
+    await ownSite(c, siteId);
+    const rows = await drizzle(c.env.DB)
+      .select({ day: cookielessCounts.day, type: cookielessCounts.type, name: cookielessCounts.name, count: cookielessCounts.count })
+      .from(cookielessCounts)
+      .where(and(eq(cookielessCounts.siteId, siteId), from ? gte(cookielessCounts.day, from) : undefined, to ? lte(cookielessCounts.day, to) : undefined))
+      .orderBy(asc(cookielessCounts.day), asc(cookielessCounts.type), asc(cookielessCounts.name));
+    return c.json({ counts: rows } satisfies { counts: z.input<typeof CookielessCount>[] }, 200);
+  },
+);

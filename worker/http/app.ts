@@ -1,23 +1,40 @@
 /** Assembles the HTTP surface: routes are mounted here and nowhere else. */
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { demoEnabled, type AppEnv } from "../env";
-import { openApiDocument } from "../admin/openapi";
 import { admin } from "./admin";
 import { assets } from "./assets";
 import { collect } from "./collect";
+import { registerCollectionPaths } from "./collect-openapi";
+import { docsAsset, docsPage } from "./docs";
 import { edgeEnabled, serveFromOrigin } from "./edge";
 import { errorBody, onError } from "./errors";
+import { documentConfig } from "./openapi";
 
-export const app = new Hono<AppEnv>();
+export const app = new OpenAPIHono<AppEnv>();
 
 /** Liveness, and the "empty route" the benchmarks compare the collection path against. */
 app.on(["GET", "POST"], "/healthz", (c) => c.json({ ok: true }));
 
-/** The API's OpenAPI document, generated from the routes' own schemas (public: it holds no data). */
-app.get("/admin/api/openapi.json", (c) => c.json(openApiDocument()));
+/**
+ * The API's OpenAPI document, generated from the routes' own schemas (public: it holds no data),
+ * and a viewer for it. Both come before the admin API's token check.
+ */
+const documents = new Map<string, unknown>();
+app.get("/admin/api/openapi.json", (c) => {
+  const origin = new URL(c.req.url).origin;
+  let document = documents.get(origin);
+  if (!document) {
+    if (documents.size >= 16) documents.clear();
+    documents.set(origin, (document = app.getOpenAPI31Document(documentConfig(origin))));
+  }
+  return c.json(document);
+});
+app.get("/admin/api/docs", docsPage);
+app.get("/admin/api/docs/:file", docsAsset);
 
 app.route("/v1", collect);
 app.route("/admin/api", admin);
+registerCollectionPaths(app.openAPIRegistry);
 app.route("/", assets);
 app.onError(onError);
 /**

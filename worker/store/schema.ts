@@ -43,6 +43,16 @@ export const sites = sqliteTable(
     policyVersion: text("policy_version").notNull().default("1"),
     /** Days of inactivity after which a profile expires, and the age at which raw events are purged. */
     retentionDays: integer("retention_days").notNull().default(395),
+    /**
+     * The key of browsers' `userHash` (DESIGN.md §3 "Verified identity"), sealed with AES-GCM under
+     * a key derived from the Worker secret DATA_SECRET (worker/store/sites.ts); never in clear.
+     * Null for sites made before identity secrets: one is made on first use.
+     */
+    identitySecretSealed: text("identity_secret_sealed"),
+    /** `required`: a browser's userId counts only when its userHash verifies; `off`: trusted. */
+    identityVerification: text("identity_verification", { enum: ["required", "off"] })
+      .notNull()
+      .default("required"),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     createdAt: createdAt(),
   },

@@ -6,8 +6,10 @@
 import { and, asc, count, eq, gt, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { enqueue } from "../pipeline/messages";
-import { parseRule, type Rule } from "../segments";
+import type { Experience } from "../decisions/schema";
+import { parseRule, referencedSegments, type Rule } from "../segments";
 import type { SegmentDef } from "../segments/membership";
+import { experienceOf, listExperienceRows } from "./experiences";
 import { memberships, profiles, segments } from "./schema";
 
 export type SegmentRow = typeof segments.$inferSelect;
@@ -99,4 +101,28 @@ export async function startBackfill(env: Pick<Env, "DB" | "EVENTS">, row: Segmen
   forgetSegments(row.workspaceId);
   await enqueue(env.EVENTS, [{ kind: "backfill", workspaceId: row.workspaceId, segmentId: row.id, version: row.version, cursor: null }]);
   return updated ?? row;
+}
+
+/** Who names a segment: the workspace's live segments (in their rules) and experiences (in their audience). */
+export interface SegmentReferences {
+  segments: string[];
+  experiences: string[];
+}
+
+/** The live segments and experiences of a workspace that refer to segment `id`. */
+export async function referencesTo(db: D1Database, workspaceId: string, id: string): Promise<SegmentReferences> {
+  const [segmentRows, experienceRows] = await Promise.all([listSegmentRows(db, workspaceId), listExperienceRows(db, workspaceId)]);
+  return {
+    segments: segmentRows.filter((row) => row.id !== id && referencedSegments(ruleOf(row)).includes(id)).map((row) => row.id),
+    experiences: experienceRows.filter((row) => audienceSegments(experienceOf(row)).includes(id)).map((row) => row.id),
+  };
+}
+
+/** The segments an experience's audience names, directly or inside its inline rule. */
+export function audienceSegments(experience: Pick<Experience, "audience">): string[] {
+  const audience = experience.audience;
+  if (!audience) return [];
+  if ("segment" in audience) return [audience.segment];
+  if ("rule" in audience) return referencedSegments(audience.rule);
+  return [];
 }

@@ -1,14 +1,18 @@
 /**
- * Sites and their keys. A site has a public write key (browser, origin-checked) and a secret key
- * (servers) of which only a SHA-256 hash is stored. Lookups on the collection path are cached per
+ * Sites and their keys. A site has a public write key (browser, origin-checked), a secret key
+ * (servers) of which only a SHA-256 hash is stored, and an identity secret (the key of browsers'
+ * `userHash`) stored sealed (worker/store/seal.ts). Lookups on the collection path are cached per
  * isolate for a short time, so a request needs no D1 read; changes reach every isolate within
  * `SITE_CACHE_MS`.
  */
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { sites, workspaces } from "./schema";
+import { open, seal } from "./seal";
 
 export type Site = typeof sites.$inferSelect;
+export const IDENTITY_VERIFICATION = ["required", "off"] as const;
+export type IdentityVerification = (typeof IDENTITY_VERIFICATION)[number];
 export const SITE_CACHE_MS = 30_000;
 const MAX_CACHED = 10_000;
 
@@ -46,7 +50,65 @@ export async function findSiteByKey(db: D1Database, key: string): Promise<Site |
 /** Drops cached lookups of a site after it changed (this isolate; others expire on their own). */
 export function forgetSite(site: Pick<Site, "id">): void {
   for (const [key, entry] of cache) if (entry.site?.id === site.id) cache.delete(key);
+  identitySecrets.delete(site.id);
   enabled = undefined;
+}
+
+/** Decrypted identity secrets, by site id, with the sealed value they came from. */
+const identitySecrets = new Map<string, { sealed: string; secret: string }>();
+/** What a sealed identity secret is bound to: its site (a sealed value copied to another row does not open). */
+const sealContext = (siteId: string) => `site-identity-secret:${siteId}`;
+const newIdentitySecret = () => `idsec_${randomToken(32)}`;
+
+/**
+ * A site's identity secret, decrypted (cached per isolate), or undefined when the site has none
+ * yet (sites made before identity secrets: see `ensureIdentitySecret`).
+ */
+export async function identitySecretOf(env: Pick<Env, "DATA_SECRET">, site: Pick<Site, "id" | "identitySecretSealed">): Promise<string | undefined> {
+  const sealed = site.identitySecretSealed;
+  if (!sealed) return identitySecrets.get(site.id)?.secret;
+  const hit = identitySecrets.get(site.id);
+  if (hit?.sealed === sealed) return hit.secret;
+  const secret = await open(env.DATA_SECRET, sealed, sealContext(site.id));
+  if (identitySecrets.size >= MAX_CACHED) identitySecrets.clear();
+  identitySecrets.set(site.id, { sealed, secret });
+  return secret;
+}
+
+/**
+ * A site's identity secret, made and stored first when the site has none (a site created before
+ * identity secrets). Two requests racing here agree: only the first write lands, and the other
+ * reads it back.
+ */
+export async function ensureIdentitySecret(env: Pick<Env, "DB" | "DATA_SECRET">, site: Pick<Site, "id" | "identitySecretSealed">): Promise<string> {
+  const known = await identitySecretOf(env, site);
+  if (known) return known;
+  const secret = newIdentitySecret();
+  const d = drizzle(env.DB);
+  const [written] = await d
+    .update(sites)
+    .set({ identitySecretSealed: await seal(env.DATA_SECRET, secret, sealContext(site.id)) })
+    .where(and(eq(sites.id, site.id), isNull(sites.identitySecretSealed)))
+    .returning({ id: sites.id });
+  forgetSite(site);
+  if (written) return secret;
+  const [row] = await d.select({ id: sites.id, identitySecretSealed: sites.identitySecretSealed }).from(sites).where(eq(sites.id, site.id)).limit(1);
+  const stored = row && (await identitySecretOf(env, row));
+  if (!stored) throw new Error(`site ${site.id} does not exist`);
+  return stored;
+}
+
+/** Replaces a site's identity secret; the new one is returned (shown once), or undefined for no such site. */
+export async function rotateIdentitySecret(env: Pick<Env, "DB" | "DATA_SECRET">, workspaceId: string, id: string): Promise<string | undefined> {
+  const secret = newIdentitySecret();
+  const [site] = await drizzle(env.DB)
+    .update(sites)
+    .set({ identitySecretSealed: await seal(env.DATA_SECRET, secret, sealContext(id)) })
+    .where(and(eq(sites.id, id), eq(sites.workspaceId, workspaceId)))
+    .returning({ id: sites.id });
+  if (!site) return undefined;
+  forgetSite(site);
+  return secret;
 }
 
 /**
@@ -77,31 +139,40 @@ export interface NewSite {
   purposes?: Site["purposes"];
   policyVersion?: string;
   retentionDays?: number;
+  identityVerification?: IdentityVerification;
 }
 
-/** Creates a site (and its workspace on first use); the secret key is returned only here. */
-export async function createSite(db: D1Database, workspaceId: string, input: NewSite): Promise<{ site: Site; secretKey: string }> {
-  const d = drizzle(db);
+/** Creates a site (and its workspace on first use); the secret key and identity secret are returned only here. */
+export async function createSite(
+  env: Pick<Env, "DB" | "DATA_SECRET">,
+  workspaceId: string,
+  input: NewSite,
+): Promise<{ site: Site; secretKey: string; identitySecret: string }> {
+  const d = drizzle(env.DB);
   const secretKey = `sk_${randomToken(24)}`;
+  const identitySecret = newIdentitySecret();
+  const id = `site_${randomToken(8)}`;
   const values = {
-    id: `site_${randomToken(8)}`,
+    id,
     workspaceId,
     name: input.name,
     writeKey: `wk_${randomToken(12)}`,
     secretKeyHash: await sha256Hex(secretKey),
+    identitySecretSealed: await seal(env.DATA_SECRET, identitySecret, sealContext(id)),
     origins: input.origins,
     cookieDomain: input.cookieDomain ?? null,
     consentDefaults: input.consentDefaults ?? null,
     ...(input.purposes ? { purposes: input.purposes } : {}),
     ...(input.policyVersion ? { policyVersion: input.policyVersion } : {}),
     ...(input.retentionDays ? { retentionDays: input.retentionDays } : {}),
+    ...(input.identityVerification ? { identityVerification: input.identityVerification } : {}),
   };
   enabled = undefined;
   const [, [site]] = await d.batch([
     d.insert(workspaces).values({ id: workspaceId, name: workspaceId }).onConflictDoNothing(),
     d.insert(sites).values(values).returning(),
   ]);
-  return { site: site!, secretKey };
+  return { site: site!, secretKey, identitySecret };
 }
 
 export async function listSites(db: D1Database, workspaceId: string): Promise<Site[]> {
@@ -112,7 +183,7 @@ export async function updateSite(
   db: D1Database,
   workspaceId: string,
   id: string,
-  changes: Partial<Pick<Site, "name" | "origins" | "cookieDomain" | "consentDefaults" | "purposes" | "policyVersion" | "retentionDays" | "enabled">>,
+  changes: Partial<Pick<Site, "name" | "origins" | "cookieDomain" | "consentDefaults" | "purposes" | "policyVersion" | "retentionDays" | "identityVerification" | "enabled">>,
 ): Promise<Site | undefined> {
   const [site] = await drizzle(db)
     .update(sites)
@@ -146,9 +217,9 @@ export async function findSiteForOrigin(db: D1Database, origin: string): Promise
   return (await enabledSites(db)).find((s) => originAllowed(origin, s.origins));
 }
 
-/** What the admin API shows of a site: everything but the secret key's hash. */
-export function publicSite({ secretKeyHash: _hash, ...site }: Site) {
-  return site;
+/** What the admin API shows of a site: everything but its secrets (hashed or sealed), as JSON. */
+export function publicSite({ secretKeyHash: _hash, identitySecretSealed: _sealed, createdAt, ...site }: Site) {
+  return { ...site, createdAt: createdAt.toISOString() };
 }
 
 /**
