@@ -33,6 +33,25 @@ export interface TestSite {
   workspaceId: string;
   writeKey: string;
   secretKey: string;
+  identitySecret: string;
+}
+
+/** `hex(HMAC-SHA256(identitySecret, userId))`, as a site's server computes it (README "Verified identity"). */
+export async function userHashFor(site: Pick<TestSite, "identitySecret">, userId: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(site.identitySecret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(userId));
+  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The body with every event that names a userId carrying its userHash, as the site's page would send it. */
+async function withUserHashes(site: TestSite, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const sign = async (event: Record<string, unknown>) => {
+    if (typeof event.userId !== "string" || !site.identitySecret) return event;
+    const context = (event.context ?? {}) as Record<string, unknown>;
+    return { ...event, context: { ...context, identity: { userHash: await userHashFor(site, event.userId) } } };
+  };
+  if (Array.isArray(body.batch)) return { ...body, batch: await Promise.all(body.batch.map((e) => (typeof e === "object" && e !== null ? sign(e as Record<string, unknown>) : e))) };
+  return sign(body);
 }
 
 export async function createSite(overrides: Record<string, unknown> = {}, workspace = "ws_test"): Promise<TestSite> {
@@ -55,10 +74,17 @@ export function serverPost(site: TestSite, path: string, body: unknown, headers:
 }
 
 /**
- * Posts like the tag does: text/plain from an allowed origin, write key in the body, from a
- * visitor in `country` (default US, where the site's consent defaults apply).
+ * Posts like the tag does on the site's own pages: text/plain from an allowed origin, write key in
+ * the body, from a visitor in `country` (default US, where the site's consent defaults apply).
+ * Every userId comes with the userHash the site's server computed: use `browserClaim` for a
+ * browser that only claims one.
  */
-export function browserPost(site: TestSite, path: string, body: Record<string, unknown>, headers: Record<string, string> = {}, country = "US") {
+export async function browserPost(site: TestSite, path: string, body: Record<string, unknown>, headers: Record<string, string> = {}, country = "US") {
+  return browserClaim(site, path, await withUserHashes(site, body), headers, country);
+}
+
+/** Posts like `browserPost`, but sends userIds as they are: unverified claims. */
+export function browserClaim(site: TestSite, path: string, body: Record<string, unknown>, headers: Record<string, string> = {}, country = "US") {
   return call(path, {
     method: "POST",
     cf: { country },

@@ -83,12 +83,17 @@ describe("erase", () => {
 
 describe("retention", () => {
   it("expires a profile after the site's days of inactivity (alarm)", async () => {
+    const now = Date.now();
+    vi.setSystemTime(now);
     const site = await createSite({ retentionDays: 1 });
-    const old = new Date(Date.now() - 3 * 86_400_000).toISOString();
-    const res = await serverPost(site, "/v1/track", { userId: "u-old", event: "Long Ago", timestamp: old });
+    // Its last activity turns a day old a minute from now: the expiry alarm is due then (not at
+    // once, where the runtime would run it before the test does).
+    const last = new Date(now - 86_400_000 + 60_000).toISOString();
+    const res = await serverPost(site, "/v1/track", { userId: "u-old", event: "Long Ago", timestamp: last });
     expect(res.status).toBe(200);
-    // Its last activity is already past the retention: the expiry alarm is due at once.
     const stub = profileStub(env.PROFILES, `${site.workspaceId}:user:u-old`);
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).toBe(now + 60_000);
+    vi.setSystemTime(now + 61_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await lookup("userId=u-old")).status).toBe(404);
     expect(await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM events").one().n)).toBe(0);

@@ -16,7 +16,7 @@ import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cook
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
 import { listSegmentRows, liveSegments } from "../store/segments";
-import { findSiteByKey, isSecretKey, originAllowed } from "../store/sites";
+import { findSiteByKey, identityPolicy, isSecretKey, originAllowed } from "../store/sites";
 import { BodyTooLarge, readBody } from "./body";
 import { consentRoute } from "./consent";
 import { decideRoute } from "./decide";
@@ -99,6 +99,7 @@ function handler(kind: EventType | "batch") {
       newVisitorId,
       edge: { userAgent: c.req.header("User-Agent"), cf: c.req.raw.cf as Record<string, unknown> | undefined },
       consent: requestConsent(c),
+      identity: source === "browser" ? await identityPolicy(c.env, site) : undefined,
       segments: await liveSegments(c.env.DB, site.workspaceId),
       receivedAt,
     });

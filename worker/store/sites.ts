@@ -7,6 +7,7 @@
  */
 import { and, asc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { IdentityPolicy } from "../identity/verify";
 import { sites, workspaces } from "./schema";
 import { open, seal } from "./seal";
 
@@ -80,6 +81,12 @@ export async function identitySecretOf(env: Pick<Env, "DATA_SECRET">, site: Pick
  * identity secrets). Two requests racing here agree: only the first write lands, and the other
  * reads it back.
  */
+/** How the collection path verifies this site's browser userIds (DESIGN.md "Verified identity"). */
+export async function identityPolicy(env: Pick<Env, "DATA_SECRET">, site: Site): Promise<IdentityPolicy> {
+  if (site.identityVerification === "off") return { required: false };
+  return { required: true, secret: await identitySecretOf(env, site) };
+}
+
 export async function ensureIdentitySecret(env: Pick<Env, "DB" | "DATA_SECRET">, site: Pick<Site, "id" | "identitySecretSealed">): Promise<string> {
   const known = await identitySecretOf(env, site);
   if (known) return known;
