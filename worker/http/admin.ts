@@ -16,13 +16,17 @@ import { eraseSubject, exportSubject } from "../privacy/subject";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
 import { createSite, listSites, publicSite, updateSite } from "../store/sites";
 import { jsonBody, queryOf } from "./body";
+import { destinationRoutes } from "./destinations";
 import { experienceRoutes } from "./experiences";
+import { segmentExportRoutes } from "./segment-export";
 import { segmentRoutes } from "./segments";
 import { ApiError } from "./errors";
 
 export const admin = new Hono<AppEnv>();
 admin.use("*", adminAuth);
+admin.route("/segments", segmentExportRoutes);
 admin.route("/segments", segmentRoutes);
+admin.route("/destinations", destinationRoutes);
 admin.route("/experiences", experienceRoutes);
 
 const origin = z
