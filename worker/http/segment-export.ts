@@ -58,7 +58,7 @@ segmentExportRoutes.openapi(
     return new Response(stream, {
       status: 200,
       headers: {
-        "Content-Type": query.format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
+        "Content-Type": query.format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
         "Content-Disposition": `attachment; filename="segment-${id}.${query.format === "csv" ? "csv" : "ndjson"}"`,
         "Cache-Control": "no-store",
       },

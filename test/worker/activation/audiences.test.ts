@@ -2,7 +2,6 @@
 // Custom Audiences batches with identifiers hashed by each platform's rules; only profiles with
 // advertising consent are added; exits, withdrawn consent and forgotten profiles are removed with
 // the hashes they were added with. Segment entries also reach webhooks, with the profile's traits.
-import { createHash } from "node:crypto";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runAudienceJob } from "../../../worker/activation/audiences";
@@ -10,11 +9,10 @@ import { attemptDelivery } from "../../../worker/activation/deliver";
 import { planDeliveries } from "../../../worker/activation/plan";
 import { membershipMessages, type PipelineMessage } from "../../../worker/pipeline/messages";
 import { adminCall, createSite, eventually, lookup, serverPost } from "../helpers";
-import { ANALYTICS_ONLY, createDestination, deliveriesOf, deliveryEnv, deps, eventMessage, recordingFetch, recordingQueue } from "./helpers";
+import { ANALYTICS_ONLY, createDestination, deliveriesOf, deliveryEnv, deps, eventMessage, recordingFetch, recordingQueue, sha } from "./helpers";
 
 const WS = "ws_aud";
 const SEGMENT = "seg_audience";
-const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 const key = (userId: string) => `${WS}:user:${userId}`;
 
 const people = {
@@ -90,19 +88,19 @@ describe("Google Ads Customer Match", () => {
     const denied = bodies.find((b) => b.customerMatchUserListMetadata.consent.adPersonalization === "DENIED");
     expect(granted).toEqual({
       customerMatchUserListMetadata: { userList: "customers/1234567890/userLists/987", consent: { adUserData: "GRANTED", adPersonalization: "GRANTED" } },
-      operations: [{ create: { userIdentifiers: [{ hashedEmail: sha("jane.doe@example.com") }, { hashedPhoneNumber: sha("+14155550100") }] } }],
+      operations: [{ create: { userIdentifiers: [{ hashedEmail: await sha("jane.doe@example.com") }, { hashedPhoneNumber: await sha("+14155550100") }] } }],
     });
-    expect(denied.operations).toEqual([{ create: { userIdentifiers: [{ hashedEmail: sha("bobsmith@gmail.com") }] } }]);
+    expect(denied.operations).toEqual([{ create: { userIdentifiers: [{ hashedEmail: await sha("bobsmith@gmail.com") }] } }]);
     // Carol (no advertising consent) and Dan (nothing to match on) were not sent.
-    const stats = (await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: WS })).json()).stats;
+    const stats = (await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: WS })).json<any>()).stats;
     expect(stats).toMatchObject({ delivered: 2, filtered: 2 });
 
     const exit = await sync(destination.id, [change("jane", false)]);
-    expect(JSON.parse(exit[0]!.body).operations).toEqual([{ remove: { userIdentifiers: [{ hashedEmail: sha("jane.doe@example.com") }, { hashedPhoneNumber: sha("+14155550100") }] } }]);
+    expect(JSON.parse(exit[0]!.body).operations).toEqual([{ remove: { userIdentifiers: [{ hashedEmail: await sha("jane.doe@example.com") }, { hashedPhoneNumber: await sha("+14155550100") }] } }]);
 
     // Bob withdraws or is erased: his profile is forgotten, and he leaves the list by his stored hashes.
     const forgotten = await sync(destination.id, [{ kind: "forget", workspaceId: WS, profileKey: key("bob"), archive: true }]);
-    expect(JSON.parse(forgotten[0]!.body).operations).toEqual([{ remove: { userIdentifiers: [{ hashedEmail: sha("bobsmith@gmail.com") }] } }]);
+    expect(JSON.parse(forgotten[0]!.body).operations).toEqual([{ remove: { userIdentifiers: [{ hashedEmail: await sha("bobsmith@gmail.com") }] } }]);
     const { results } = await env.DB.prepare("SELECT * FROM audience_members WHERE destination_id = ?").bind(destination.id).all();
     expect(results).toEqual([]);
   });
@@ -125,8 +123,8 @@ describe("Meta Custom Audiences", () => {
     expect(body.payload.schema).toEqual(["EMAIL", "PHONE"]);
     expect(body.payload.data.sort()).toEqual(
       [
-        [sha("jane.doe@example.com"), sha("14155550100")],
-        [sha("bob.smith+promo@gmail.com"), ""],
+        [await sha("jane.doe@example.com"), await sha("14155550100")],
+        [await sha("bob.smith+promo@gmail.com"), ""],
       ].sort(),
     );
 
@@ -134,7 +132,7 @@ describe("Meta Custom Audiences", () => {
     const removed = await sync(destination.id, [eventMessage(WS, {}, ANALYTICS_ONLY, key("jane"))]);
     expect(removed).toHaveLength(1);
     expect(removed[0]!.method).toBe("DELETE");
-    expect(JSON.parse(removed[0]!.body)).toEqual({ payload: { schema: ["EMAIL", "PHONE"], data: [[sha("jane.doe@example.com"), sha("14155550100")]] } });
+    expect(JSON.parse(removed[0]!.body)).toEqual({ payload: { schema: ["EMAIL", "PHONE"], data: [[await sha("jane.doe@example.com"), await sha("14155550100")]] } });
   });
 });
 

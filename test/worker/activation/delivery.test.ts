@@ -51,7 +51,7 @@ describe("which events go where", () => {
     // One queue message per delivery that will be sent, none for the filtered ones.
     expect(queue.sent).toHaveLength(4);
     const res = await adminCall(`/admin/api/destinations/${ads.id}`, { workspace: ws, role: "viewer" });
-    expect((await res.json()).stats).toEqual({ delivered: 0, failed: 0, retrying: 0, pending: 0, filtered: 3 });
+    expect((await res.json<any>()).stats).toEqual({ delivered: 0, failed: 0, retrying: 0, pending: 0, filtered: 3 });
   });
 
   it("honours GPC and Consent Mode's ad_user_data for advertising purposes", async () => {
@@ -134,16 +134,16 @@ describe("delivery", () => {
     const refuse = recordingFetch(() => new Response(JSON.stringify({ error: "schema mismatch", padding: "x".repeat(5000) }), { status: 422 }));
     expect(await attemptDelivery(deliveryEnv(recordingQueue()), rows[0]!.id as string, deps(refuse.fetch, now))).toEqual({ done: true });
 
-    const listed = await (await adminCall(`/admin/api/destinations/${destination.id}/deliveries?status=failed`, { workspace: ws, role: "viewer" })).json();
+    const listed = await (await adminCall(`/admin/api/destinations/${destination.id}/deliveries?status=failed`, { workspace: ws, role: "viewer" })).json<any>();
     expect(listed.deliveries).toHaveLength(1);
     expect(listed.deliveries[0]).toMatchObject({ id: rows[0]!.id, status: "failed", attempts: 1, responseStatus: 422, error: "the endpoint answered 422" });
     expect(listed.deliveries[0].responseBody).toHaveLength(1024);
     expect(listed.deliveries[0].responseBody.startsWith('{"error":"schema mismatch"')).toBe(true);
-    expect((await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: ws })).json()).stats).toMatchObject({ failed: 1, delivered: 0 });
+    expect((await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: ws })).json<any>()).stats).toMatchObject({ failed: 1, delivered: 0 });
 
     const replay = await adminCall(`/admin/api/destinations/${destination.id}/replay`, { method: "POST", workspace: ws, body: "{}" });
     expect(replay.status).toBe(202);
-    expect(await replay.json()).toEqual({ replayed: 1 });
+    expect(await replay.json<any>()).toEqual({ replayed: 1 });
     const accept = recordingFetch(ok);
     await attemptDelivery(deliveryEnv(recordingQueue()), rows[0]!.id as string, deps(accept.fetch, Date.now()));
     expect(accept.requests[0]!.headers["webhook-id"]).toBe(refuse.requests[0]!.headers["webhook-id"]);
@@ -155,7 +155,7 @@ describe("delivery", () => {
     const { destination, rows } = await planned(ws, {}, eventMessage(ws, {}), eventMessage(ws, {}));
     const gone = recordingFetch(() => new Response("", { status: 410 }));
     await attemptDelivery(deliveryEnv(recordingQueue()), rows[0]!.id as string, deps(gone.fetch, Date.now()));
-    const shown = await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: ws })).json();
+    const shown = await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: ws })).json<any>();
     expect(shown).toMatchObject({ enabled: false, paused: true, pausedReason: "disabled: the endpoint answered 410 Gone" });
     await attemptDelivery(deliveryEnv(recordingQueue()), rows[1]!.id as string, deps(gone.fetch, Date.now()));
     expect(gone.requests).toHaveLength(1);
@@ -206,16 +206,16 @@ describe("delivery", () => {
     const start = Date.now();
     const step = PAUSE_AFTER_MS / (PAUSE_AFTER_FAILURES - 1);
     for (let i = 0; i < PAUSE_AFTER_FAILURES; i++) {
-      const shown = await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: ws })).json();
+      const shown = await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: ws })).json<any>();
       expect(shown.enabled).toBe(true);
       await attemptDelivery(deliveryEnv(recordingQueue()), rows[i]!.id as string, deps(failing.fetch, start + i * step));
     }
-    const paused = await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: ws })).json();
+    const paused = await (await adminCall(`/admin/api/destinations/${destination.id}`, { workspace: ws })).json<any>();
     expect(paused).toMatchObject({ enabled: false, paused: true });
     expect(paused.pausedReason).toMatch(new RegExp(`^paused after ${PAUSE_AFTER_FAILURES} failed attempts in a row since .*; last: the endpoint answered 500$`));
 
     const resumed = await adminCall(`/admin/api/destinations/${destination.id}`, { method: "PATCH", workspace: ws, body: JSON.stringify({ enabled: true }) });
-    expect(await resumed.json()).toMatchObject({ enabled: true, paused: false, pausedReason: null });
+    expect(await resumed.json<any>()).toMatchObject({ enabled: true, paused: false, pausedReason: null });
     const healthy = recordingFetch(ok);
     await attemptDelivery(deliveryEnv(recordingQueue()), rows[PAUSE_AFTER_FAILURES]!.id as string, deps(healthy.fetch, start + PAUSE_AFTER_MS + 1000));
     expect(healthy.requests).toHaveLength(1);

@@ -79,3 +79,9 @@ export async function deliveriesOf(destinationId: string) {
 }
 
 export const deliveryEnv = (queue: Queue) => ({ ...env, DELIVERIES: queue });
+
+/** SHA-256 hex of a string, written here apart from the module under test. */
+export async function sha(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
