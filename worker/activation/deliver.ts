@@ -85,24 +85,68 @@ async function requestOf(env: DeliveryEnv, row: DeliveryRow, destination: Destin
 
 export type DeliveryResult = { done: true } | { resendInSeconds: number };
 
+/** A raw D1 row of `deliveries` in drizzle's shape. */
+function rowOf(raw: Record<string, unknown>): DeliveryRow {
+  const date = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)));
+  return {
+    id: String(raw.id),
+    destinationId: String(raw.destination_id),
+    workspaceId: String(raw.workspace_id),
+    kind: String(raw.kind),
+    messageId: String(raw.message_id),
+    profileKey: (raw.profile_key as string | null) ?? null,
+    status: String(raw.status),
+    attempts: Number(raw.attempts),
+    nextAttemptAt: new Date(Number(raw.next_attempt_at)),
+    leaseUntil: date(raw.lease_until),
+    lastAttemptAt: date(raw.last_attempt_at),
+    deliveredAt: date(raw.delivered_at),
+    responseStatus: (raw.response_status as number | null) ?? null,
+    responseBody: (raw.response_body as string | null) ?? null,
+    error: (raw.error as string | null) ?? null,
+    payload: (raw.payload as string | null) ?? null,
+    createdAt: new Date(Number(raw.created_at)),
+  };
+}
+
+/**
+ * Destinations are read once per isolate every few seconds, not once per delivery: a change (a
+ * pause, a new URL) reaches deliveries within `DESTINATION_CACHE_MS`. Failures recorded here
+ * refresh it at once.
+ */
+export const DESTINATION_CACHE_MS = 5000;
+const destinationCache = new Map<string, { row: DestinationRow | undefined; expires: number }>();
+
+async function cachedDestination(db: D1Database, id: string, now: number): Promise<DestinationRow | undefined> {
+  const hit = destinationCache.get(id);
+  if (hit && hit.expires > now && hit.expires - now <= DESTINATION_CACHE_MS) return hit.row;
+  const row = await destinationById(db, id);
+  if (destinationCache.size > 1000) destinationCache.clear();
+  destinationCache.set(id, { row, expires: now + DESTINATION_CACHE_MS });
+  return row;
+}
+
 /** One attempt at delivery `id` (or nothing, when it is done, not due, or taken). */
 export async function attemptDelivery(env: DeliveryEnv, id: string, deps: DeliverDeps = defaultDeps()): Promise<DeliveryResult> {
   const now = deps.now();
-  const db = drizzle(env.DB);
-  const [row] = await db.select().from(deliveries).where(eq(deliveries.id, id)).limit(1);
-  if (!row || row.status === "delivered" || row.status === "failed" || row.status === "filtered") return { done: true };
-  // Arrived before its time (a wait longer than the queue's cap is chained): wait on.
-  if (row.status !== "sending" && row.nextAttemptAt.getTime() > now + 1000) return { resendInSeconds: Math.ceil((row.nextAttemptAt.getTime() - now) / 1000) };
+  // Claimed in one statement when due (the common case); otherwise the row says why not.
   const claimed = await env.DB.prepare(
     `UPDATE deliveries SET status = 'sending', lease_until = ?1, attempts = attempts + 1, last_attempt_at = ?2
-     WHERE id = ?3 AND (status IN ('pending', 'retrying') OR (status = 'sending' AND lease_until < ?2)) RETURNING attempts`,
+     WHERE id = ?3 AND ((status IN ('pending', 'retrying') AND next_attempt_at <= ?2 + 1000) OR (status = 'sending' AND lease_until < ?2))
+     RETURNING *`,
   )
     .bind(now + LEASE_MS, now, id)
-    .first<{ attempts: number }>();
-  if (!claimed) return { done: true };
-  const attempts = claimed.attempts;
+    .first<Record<string, unknown>>();
+  if (!claimed) {
+    const [row] = await drizzle(env.DB).select().from(deliveries).where(eq(deliveries.id, id)).limit(1);
+    // Arrived before its time (a wait longer than the queue's cap is chained): wait on.
+    if (row && (row.status === "pending" || row.status === "retrying")) return { resendInSeconds: Math.ceil((row.nextAttemptAt.getTime() - now) / 1000) };
+    return { done: true };
+  }
+  const row = rowOf(claimed);
+  const attempts = row.attempts;
 
-  const destination = await destinationById(env.DB, row.destinationId);
+  const destination = await cachedDestination(env.DB, row.destinationId, now);
   if (!destination || destination.deletedAt) {
     await finish(env.DB, id, { status: "failed", error: "the destination was deleted" });
     return { done: true };
@@ -143,7 +187,10 @@ export async function attemptDelivery(env: DeliveryEnv, id: string, deps: Delive
 
   if (outcome.kind === "delivered") {
     await finish(env.DB, id, { ...response, status: "delivered", deliveredAt: new Date(now), error: null, payload: null });
-    if (destination.failureStreak > 0) await drizzle(env.DB).update(destinations).set({ failureStreak: 0, failingSince: null }).where(eq(destinations.id, destination.id));
+    if (destination.failureStreak > 0) {
+      await drizzle(env.DB).update(destinations).set({ failureStreak: 0, failingSince: null }).where(eq(destinations.id, destination.id));
+      destinationCache.delete(destination.id);
+    }
     return { done: true };
   }
   const reason = outcome.kind === "retry" ? (result.status ? `the endpoint answered ${result.status}` : result.error!) : outcome.reason;
@@ -170,6 +217,7 @@ async function recordFailure(db: D1Database, destination: DestinationRow, now: n
   if (!paused && row && shouldPause(row.failure_streak, row.failing_since, now)) {
     paused = `paused after ${row.failure_streak} failed attempts in a row since ${new Date(row.failing_since!).toISOString()}; last: ${reason}`;
   }
+  destinationCache.delete(destination.id);
   if (paused) {
     await drizzle(db).update(destinations).set({ enabled: false, pausedReason: paused, updatedAt: new Date(now) }).where(eq(destinations.id, destination.id));
   }
