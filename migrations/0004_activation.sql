@@ -12,6 +12,7 @@ CREATE TABLE `audience_members` (
 --> statement-breakpoint
 CREATE INDEX `audience_members_state` ON `audience_members` (`destination_id`,`state`);--> statement-breakpoint
 CREATE INDEX `audience_members_profile` ON `audience_members` (`workspace_id`,`profile_key`);--> statement-breakpoint
+CREATE INDEX `audience_members_identifiers` ON `audience_members` (`destination_id`,`identifiers`);--> statement-breakpoint
 CREATE TABLE `deliveries` (
 	`id` text PRIMARY KEY NOT NULL,
 	`destination_id` text NOT NULL,

@@ -10,6 +10,7 @@ import { viewProfile } from "../profile/profiles";
 import { consentAllows, type ConsentMode } from "./consent";
 import { kindOf } from "./kinds";
 import { enqueueDeliveries } from "./messages";
+import { MAX_QUEUE_DELAY_SECONDS } from "./schedule";
 import { destinationById } from "./store";
 import type { AudienceOp } from "./types";
 
@@ -41,10 +42,22 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 const batchId = () => `msg_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 
-export async function runAudienceJob(env: Pick<Env, "DB" | "DELIVERIES" | "PROFILES">, destinationId: string, now: number): Promise<{ added: number; removed: number; dropped: number }> {
+export async function runAudienceJob(env: Pick<Env, "DB" | "DELIVERIES" | "PROFILES">, destinationId: string, now: number): Promise<{ added: number; removed: number; dropped: number; waiting: boolean }> {
   const destination = await destinationById(env.DB, destinationId);
   const audiences = destination && kindOf(destination.type)?.audiences;
-  if (!destination || !audiences || destination.deletedAt || !destination.enabled) return { added: 0, removed: 0, dropped: 0 };
+  if (!destination || !audiences || destination.deletedAt || !destination.enabled) return { added: 0, removed: 0, dropped: 0, waiting: false };
+  // Batches go out in order: while an earlier one is still being delivered (or retried), a later
+  // one waits, so a retried add can never land after the remove that followed it.
+  const unfinished = await env.DB.prepare(
+    "SELECT min(next_attempt_at) AS next FROM deliveries WHERE destination_id = ? AND kind = 'audience' AND status IN ('pending', 'sending', 'retrying')",
+  )
+    .bind(destinationId)
+    .first<{ next: number | null }>();
+  if (unfinished?.next != null) {
+    const wait = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(5, Math.ceil((unfinished.next - now) / 1000) + 5));
+    await enqueueDeliveries(env.DELIVERIES, [{ kind: "audience", destinationId }], wait);
+    return { added: 0, removed: 0, dropped: 0, waiting: true };
+  }
   const { results: adds } = await env.DB.prepare("SELECT segment_id, profile_key, identifiers, consent_mode FROM audience_members WHERE destination_id = ? AND state = 'add' LIMIT ?")
     .bind(destinationId, ADDS_PER_RUN)
     .all<MemberRow>();
@@ -74,8 +87,20 @@ export async function runAudienceJob(env: Pick<Env, "DB" | "DELIVERIES" | "PROFI
       env.DB.prepare(`UPDATE audience_members SET state = 'added', identifiers = ? WHERE ${pk} AND state = 'add'`).bind(JSON.stringify(identifiers), destinationId, member.segment_id, member.profile_key),
     );
   }
+  // A removal whose identifiers another profile of the audience holds, identically (the same person
+  // under a merged-away key, say), is not sent: it would take that person out too.
+  const kept = new Set(ops.map((o) => JSON.stringify(o.identifiers)));
+  const held = removes.map((m) => m.identifiers).filter((i): i is string => i !== null);
+  for (let i = 0; i < held.length; i += 500) {
+    const { results } = await env.DB.prepare(
+      "SELECT DISTINCT identifiers FROM audience_members WHERE destination_id = ? AND state = 'added' AND identifiers IN (SELECT value FROM json_each(?))",
+    )
+      .bind(destinationId, JSON.stringify(held.slice(i, i + 500)))
+      .all<{ identifiers: string }>();
+    for (const row of results) kept.add(row.identifiers);
+  }
   for (const member of removes) {
-    if (member.identifiers) ops.push({ op: "remove", identifiers: JSON.parse(member.identifiers) as Record<string, string> });
+    if (member.identifiers && !kept.has(member.identifiers)) ops.push({ op: "remove", identifiers: JSON.parse(member.identifiers) as Record<string, string> });
     statements.push(env.DB.prepare(`DELETE FROM audience_members WHERE ${pk} AND state = 'remove'`).bind(destinationId, member.segment_id, member.profile_key));
   }
   const ids: string[] = [];
@@ -94,5 +119,5 @@ export async function runAudienceJob(env: Pick<Env, "DB" | "DELIVERIES" | "PROFI
   await enqueueDeliveries(env.DELIVERIES, ids.map((id) => ({ kind: "delivery" as const, id })));
   // More waiting than one run takes: the job goes on in another message.
   if (adds.length === ADDS_PER_RUN || removes.length === REMOVES_PER_RUN) await enqueueDeliveries(env.DELIVERIES, [{ kind: "audience", destinationId }]);
-  return { added: ops.filter((o) => o.op === "add").length, removed: ops.filter((o) => o.op === "remove").length, dropped };
+  return { added: ops.filter((o) => o.op === "add").length, removed: ops.filter((o) => o.op === "remove").length, dropped, waiting: false };
 }

@@ -75,11 +75,16 @@ export function listDestinations(db: D1Database, workspaceId: string): Promise<D
 
 /** Live destinations of these workspaces that send (enabled, not deleted). */
 export async function activeDestinations(db: D1Database, workspaceIds: string[]): Promise<DestinationRow[]> {
-  if (workspaceIds.length === 0) return [];
-  return drizzle(db)
-    .select()
-    .from(destinations)
-    .where(and(inArray(destinations.workspaceId, workspaceIds.slice(0, 90)), isNull(destinations.deletedAt), eq(destinations.enabled, true)));
+  const out: DestinationRow[] = [];
+  for (let i = 0; i < workspaceIds.length; i += 90) {
+    out.push(
+      ...(await drizzle(db)
+        .select()
+        .from(destinations)
+        .where(and(inArray(destinations.workspaceId, workspaceIds.slice(i, i + 90)), isNull(destinations.deletedAt), eq(destinations.enabled, true)))),
+    );
+  }
+  return out;
 }
 
 export type DestinationChanges = Partial<Omit<NewDestination, "type">>;

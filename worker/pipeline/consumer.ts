@@ -209,6 +209,7 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
   for (const { messages, statements } of groups.values()) {
     try {
       if (statements.length > 0) await env.DB.batch(statements);
+      if (statements.length > 0 || messages[0]!.body.kind === "forget") await planDeliveries(env, messages.map((m) => m.body)); // activation
       for (const message of messages) message.ack();
     } catch (error) {
       console.error(`${messages.length} message(s) of kind ${messages[0]!.body.kind} failed; retrying`, error);

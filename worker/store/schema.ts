@@ -326,5 +326,6 @@ export const audienceMembers = sqliteTable(
     primaryKey({ columns: [t.destinationId, t.segmentId, t.profileKey] }),
     index("audience_members_state").on(t.destinationId, t.state),
     index("audience_members_profile").on(t.workspaceId, t.profileKey),
+    index("audience_members_identifiers").on(t.destinationId, t.identifiers),
   ],
 );

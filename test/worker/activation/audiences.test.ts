@@ -20,6 +20,8 @@ const people = {
   bob: { email: "Bob.Smith+promo@gmail.com", advertising: true },
   carol: { email: "carol@example.org", advertising: false },
   dan: { advertising: true },
+  // The same person as Jane under another id (before a merge, say).
+  jane2: { email: "jane.doe@example.com", phone: "+14155550100", advertising: true },
 } as const;
 
 beforeAll(async () => {
@@ -32,11 +34,11 @@ beforeAll(async () => {
     });
     expect(res.status).toBe(200);
   }
-  await eventually(() => lookup("userId=dan", WS), (res) => res.status === 200);
+  await eventually(() => lookup("userId=jane2", WS), (res) => res.status === 200);
   // The identify events are archived before any destination exists, so none is planned for them.
   await eventually(
     () => env.DB.prepare("SELECT count(*) AS n FROM events WHERE workspace_id = ?").bind(WS).first<{ n: number }>(),
-    (row) => row!.n === 4,
+    (row) => row!.n === 5,
   );
   await env.DB.prepare("INSERT INTO segments (id, workspace_id, name, rule) VALUES (?, ?, 'Buyers', '{}')").bind(SEGMENT, WS).run();
 });
@@ -103,6 +105,42 @@ describe("Google Ads Customer Match", () => {
     expect(JSON.parse(forgotten[0]!.body).operations).toEqual([{ remove: { userIdentifiers: [{ hashedEmail: await sha("bobsmith@gmail.com") }] } }]);
     const { results } = await env.DB.prepare("SELECT * FROM audience_members WHERE destination_id = ?").bind(destination.id).all();
     expect(results).toEqual([]);
+  });
+});
+
+describe("audience batches", () => {
+  it("go out in order: while one is still being retried, the next change waits", async () => {
+    const destination = await createDestination(WS, { name: "Ordered", type: "google_ads", config: { customerId: "1111111111", userListId: "1", endpoint: "https://google.example/v17" }, segments: [SEGMENT] });
+    const queue = recordingQueue();
+    await planDeliveries(deliveryEnv(queue), [change("jane", true)]);
+    const jobQueue = recordingQueue();
+    await runAudienceJob({ ...env, DELIVERIES: jobQueue }, destination.id, Date.now());
+    const [add] = jobQueue.sent;
+    const busy = recordingFetch(() => new Response("", { status: 503 }));
+    const now = Date.now();
+    expect(await attemptDelivery(deliveryEnv(recordingQueue()), (add!.body as { id: string }).id, deps(busy.fetch, now))).toEqual({ resendInSeconds: 5 });
+
+    await planDeliveries(deliveryEnv(recordingQueue()), [change("jane", false)]);
+    const waiting = recordingQueue();
+    expect(await runAudienceJob({ ...env, DELIVERIES: waiting }, destination.id, now)).toMatchObject({ waiting: true });
+    expect(waiting.sent).toEqual([{ body: { kind: "audience", destinationId: destination.id }, delaySeconds: 10 }]);
+    expect((await deliveriesOf(destination.id)).map((d) => d.status)).toEqual(["retrying"]);
+
+    // The add is delivered; then the removal goes out.
+    await attemptDelivery(deliveryEnv(recordingQueue()), (add!.body as { id: string }).id, deps(recordingFetch(() => new Response("{}")).fetch, now + 5000));
+    const after = recordingQueue();
+    expect(await runAudienceJob({ ...env, DELIVERIES: after }, destination.id, now + 6000)).toMatchObject({ removed: 1, waiting: false });
+  });
+
+  it("do not remove identifiers that another profile in the audience still holds", async () => {
+    const destination = await createDestination(WS, { name: "Shared email", type: "google_ads", config: { customerId: "2222222222", userListId: "2", endpoint: "https://google.example/v17" }, segments: [SEGMENT] });
+    const added = await sync(destination.id, [change("jane", true), change("jane2", true)]);
+    expect(JSON.parse(added[0]!.body).operations).toHaveLength(2);
+    const forgotten = await sync(destination.id, [{ kind: "forget", workspaceId: WS, profileKey: key("jane"), archive: false }]);
+    // Jane2 still has the email: nothing is removed, Jane's row is gone.
+    expect(forgotten).toEqual([]);
+    const exit = await sync(destination.id, [change("jane2", false)]);
+    expect(JSON.parse(exit[0]!.body).operations).toEqual([{ remove: { userIdentifiers: [{ hashedEmail: await sha("jane.doe@example.com") }, { hashedPhoneNumber: await sha("+14155550100") }] } }]);
   });
 });
 
