@@ -66,6 +66,9 @@ describe("/admin/api/destinations", () => {
     const bad = await post("{not json");
     expect(bad.status).toBe(400);
     expect((await bad.json<any>()).error.code).toBeTypeOf("string");
+    const plain = await adminCall("/admin/api/destinations", { method: "POST", workspace: WS, headers: { "Content-Type": "text/plain" }, body: JSON.stringify({ name: "X", type: "webhook", config: { url: "https://hooks.example/a" } }) });
+    expect(plain.status).toBe(415);
+    expect((await plain.json<any>()).error.code).toBeTypeOf("string");
     const huge = await post({ name: "X", type: "webhook", config: { url: "https://hooks.example/a", pad: "x".repeat(70_000) } });
     expect(huge.status).toBe(413);
     expect((await huge.json<any>()).error.code).toBe("payload_too_large");
