@@ -65,7 +65,7 @@ console.log(`
     curl -s "$COHORT/admin/api/profiles/lookup?userId=ada" -H "Authorization: Bearer $TOKEN"
 `);
 
-const dev = spawn(wrangler, ["dev", "--port", String(port), "--var", "DEMO:true", "--show-interactive-dev-session=false"], {
+const dev = spawn(wrangler, ["dev", "--port", String(port), "--var", "DEMO:true", "--var", "ALLOW_LOCAL_DESTINATIONS:true", "--show-interactive-dev-session=false"], {
   cwd: root,
   env,
   stdio: "inherit",

@@ -1,7 +1,10 @@
 /**
- * Cohort's Worker: the HTTP app (collection, admin API, tag), the queue consumer that writes D1,
- * the daily retention job, and the ProfileStore Durable Object class.
+ * Cohort's Worker: the HTTP app (collection, admin API, tag), the queue consumers (EVENTS writes
+ * D1; DELIVERIES sends to destinations), the daily retention job, and the ProfileStore Durable
+ * Object class.
  */
+import { consumeDeliveries } from "./activation/deliver";
+import type { DeliveryMessage } from "./activation/messages";
 import { app } from "./http/app";
 import { consumeEvents } from "./pipeline/consumer";
 import type { PipelineMessage } from "./pipeline/messages";
@@ -12,10 +15,11 @@ export { ProfileStore } from "./profile/store";
 export default {
   fetch: app.fetch,
   async queue(batch, env) {
+    if (batch.queue.startsWith("cohort-deliveries")) return consumeDeliveries(batch as MessageBatch<DeliveryMessage>, env);
     await consumeEvents(batch as MessageBatch<PipelineMessage>, env);
   },
   async scheduled(controller, env) {
     const purged = await purgeExpired(env, controller.scheduledTime);
     console.log("retention", JSON.stringify(purged));
   },
-} satisfies ExportedHandler<Env, PipelineMessage>;
+} satisfies ExportedHandler<Env, PipelineMessage | DeliveryMessage>;

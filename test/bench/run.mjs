@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { benchBundle } from "./bundle.mjs";
 import { execFileSync } from "node:child_process";
 import { benchDecide, createDecisions, DECIDE_P99_TARGET_MS, warmProfiles } from "./decide.mjs";
+import { benchDestinations, LATENCY_P50_TARGET_MS } from "./destinations.mjs";
 import { benchEdge, startOrigin } from "./edge.mjs";
 import { benchHttp, CONNECTIONS, RATIO_TARGET } from "./http.mjs";
 import { root, startDev } from "./lib/wrangler-dev.mjs";
@@ -143,6 +144,17 @@ try {
 } finally {
   await dev?.stop();
   await origin?.stop();
+}
+
+// Destinations: event → webhook latency, deliveries/s, a half-failing endpoint (test/bench/destinations.mjs).
+try {
+  const d = (results.destinations = await benchDestinations(log));
+  row("event → webhook latency p50 / p99 (one event every 50 ms)", `${d.latency.p50} / ${d.latency.p99} ms (${d.latency.arrived}/${d.latency.events} arrived)`, `p50 ≤ ${LATENCY_P50_TARGET_MS} ms`, verdict(d.latency.p50 <= LATENCY_P50_TARGET_MS && d.latency.arrived === d.latency.events));
+  row("webhook deliveries/s (burst through /v1/batch)", `${int(d.burst.deliveriesPerSecond)} (${d.burst.arrived}/${d.burst.events} in ${d.burst.seconds} s)`, "", d.burst.complete ? "info" : "MISS");
+  row("endpoint failing half its requests: arrived, acknowledged twice", `${d.flaky.arrived}/${d.flaky.events}, ${d.flaky.ackedTwice} twice (${Math.round(d.flaky.failedShare * 100)}% of requests failed)`, "all, none twice", verdict(d.flaky.arrived === d.flaky.events && d.flaky.ackedTwice === 0));
+} catch (error) {
+  results.destinations = { error: String(error.stack ?? error) };
+  row("destinations (wrangler dev)", "error (see latest.json)", "", "MISS");
 }
 
 // 5. Segment rule evaluation (test/bench/segments.mjs, owned by the segments work).

@@ -145,7 +145,7 @@ export default async function setup(project: TestProject) {
         cookieSecret: randomBytes(32).toString("base64url"),
         adminSecret,
         // The customer's site is also the origin behind Cohort's edge route (/shop/… pages).
-        vars: { DEMO: "true", EDGE_ORIGIN: `http://127.0.0.1:${customerPort}` },
+        vars: { DEMO: "true", EDGE_ORIGIN: `http://127.0.0.1:${customerPort}`, ALLOW_LOCAL_DESTINATIONS: "true" },
       }),
       log,
     );

@@ -15,6 +15,8 @@ import { eraseSubject, exportSubject } from "../privacy/subject";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
 import { createSite, IDENTITY_VERIFICATION, listSites, publicSite, rotateIdentitySecret, updateSite } from "../store/sites";
 import { jsonBody as readJsonBody } from "./body";
+import { destinationRoutes } from "./destinations";
+import { segmentExportRoutes } from "./segment-export";
 import { ApiError } from "./errors";
 import { experienceRoutes } from "./experiences";
 import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, securitySchemes, z } from "./openapi";
@@ -23,7 +25,9 @@ import { segmentRoutes } from "./segments";
 export const admin = adminRouter();
 admin.openAPIRegistry.registerComponent("securitySchemes", "bearer", securitySchemes.bearer);
 admin.use("*", adminAuth);
+admin.route("/segments", segmentExportRoutes);
 admin.route("/segments", segmentRoutes);
+admin.route("/destinations", destinationRoutes);
 admin.route("/experiences", experienceRoutes);
 
 const origin = z

@@ -11,6 +11,7 @@ import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { CollectedEvent } from "../collect/normalise";
 import { entryHash, GENESIS, ledgerSubject } from "../consent/ledger";
 import { consentLedger, events, failedEvents, suppressions } from "../store/schema";
+import { planDeliveries } from "../activation/plan";
 import { backfillPage } from "./backfill";
 import type { PipelineMessage } from "./messages";
 
@@ -163,7 +164,7 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
   return byMessage;
 }
 
-export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS">): Promise<void> {
+export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS" | "DELIVERIES">): Promise<void> {
   const attempts = Math.max(...batch.messages.map((m) => m.attempts));
   // Backfill pages are work, not writes: each runs (and is retried) on its own.
   for (const message of batch.messages) {
@@ -181,6 +182,8 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
     byMessage = await statementsOf(batch, env);
     const all = [...byMessage.values()].flat();
     if (all.length > 0) await env.DB.batch(all);
+    // Activation: what was written owes deliveries to destinations (worker/activation/plan.ts).
+    await planDeliveries(env, [...byMessage].filter(([m, s]) => s.length > 0 || m.body.kind === "forget").map(([m]) => m.body));
     if (byMessage.size === batch.messages.length) batch.ackAll();
     else for (const message of byMessage.keys()) message.ack();
     return;
@@ -206,6 +209,7 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
   for (const { messages, statements } of groups.values()) {
     try {
       if (statements.length > 0) await env.DB.batch(statements);
+      if (statements.length > 0 || messages[0]!.body.kind === "forget") await planDeliveries(env, messages.map((m) => m.body)); // activation
       for (const message of messages) message.ack();
     } catch (error) {
       console.error(`${messages.length} message(s) of kind ${messages[0]!.body.kind} failed; retrying`, error);

@@ -239,3 +239,103 @@ export const experiences = sqliteTable(
   },
   (t) => [index("experiences_workspace").on(t.workspaceId, t.slot)],
 );
+
+/**
+ * Activation destinations (DESIGN.md §3 "Activation"): where events and audiences go. `config` is
+ * the type's settings (worker/activation/types); the signing secrets are sealed under DATA_SECRET.
+ */
+export const destinations = sqliteTable(
+  "destinations",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    name: text("name").notNull(),
+    type: text("type").notNull(),
+    config: text("config", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** `{types?, names?}`: which events are sent; null sends every event. */
+    events: text("events", { mode: "json" }).$type<{ types?: string[]; names?: string[] } | null>(),
+    /** Consent purposes an event (or a profile, for audiences) must grant. */
+    purposes: text("purposes", { mode: "json" }).$type<Purpose[]>().notNull(),
+    /** Segments whose entries and exits are synced. */
+    segments: text("segments", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** Why Cohort paused or disabled it (repeated failures, 410 Gone); null when an admin did. */
+    pausedReason: text("paused_reason"),
+    /** Sealed JSON `[{secret, expiresAt?}]`: the current signing secret first, then one being rotated out. */
+    secrets: text("secrets").notNull(),
+    /** Failed attempts in a row, and since when: a destination that keeps failing is paused. */
+    failureStreak: integer("failure_streak").notNull().default(0),
+    failingSince: integer("failing_since", { mode: "timestamp_ms" }),
+    /** Events that passed the filter but not the consent check. */
+    filtered: integer("filtered").notNull().default(0),
+    deletedAt: integer("deleted_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  },
+  (t) => [index("destinations_workspace").on(t.workspaceId)],
+);
+
+/**
+ * One unit of work per (event, destination) or audience batch. `id` is stable (it is the
+ * `webhook-id`): a redelivery repeats it. The payload is dropped once delivered; what fails for good
+ * keeps it, with the response's status and the head of its body, for replay.
+ */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    destinationId: text("destination_id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    /** `event`, `segment` (an entry or exit to a webhook, enriched when sent) or `audience` (a batch). */
+    kind: text("kind").notNull(),
+    /** The event's messageId, or the audience batch's id. */
+    messageId: text("message_id").notNull(),
+    profileKey: text("profile_key"),
+    /** pending → sending → delivered | retrying | failed | filtered. */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at", { mode: "timestamp_ms" }).notNull(),
+    /** While `sending`: until when the claim holds (a crashed attempt is taken over after it). */
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
+    lastAttemptAt: integer("last_attempt_at", { mode: "timestamp_ms" }),
+    deliveredAt: integer("delivered_at", { mode: "timestamp_ms" }),
+    responseStatus: integer("response_status"),
+    /** The first 1 KB of the response body. */
+    responseBody: text("response_body"),
+    error: text("error"),
+    payload: text("payload"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("deliveries_destination").on(t.destinationId, t.status, t.createdAt),
+    index("deliveries_due").on(t.status, t.nextAttemptAt),
+    index("deliveries_profile").on(t.workspaceId, t.profileKey),
+  ],
+);
+
+/**
+ * Who is in which ad-platform audience, per destination and segment: `add` (to send), `added` (sent,
+ * with the hashed identifiers it was sent with, so a removal works after the profile is gone),
+ * `remove` (to send).
+ */
+export const audienceMembers = sqliteTable(
+  "audience_members",
+  {
+    destinationId: text("destination_id").notNull(),
+    segmentId: text("segment_id").notNull(),
+    profileKey: text("profile_key").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    state: text("state").notNull(),
+    /** The platform's hashed identifiers, as sent (never the raw values). */
+    identifiers: text("identifiers", { mode: "json" }).$type<Record<string, string>>(),
+    /** Google Consent Mode values last seen on the profile's events (`ad_user_data`, `ad_personalization`). */
+    consentMode: text("consent_mode", { mode: "json" }).$type<Record<string, string>>(),
+    changedAt: integer("changed_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.destinationId, t.segmentId, t.profileKey] }),
+    index("audience_members_state").on(t.destinationId, t.state),
+    index("audience_members_profile").on(t.workspaceId, t.profileKey),
+    index("audience_members_identifiers").on(t.destinationId, t.identifiers),
+  ],
+);
