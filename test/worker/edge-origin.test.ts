@@ -15,7 +15,7 @@ interface Contact {
   url: string;
   method: string;
   headers: Headers;
-  redirect?: RequestRedirect;
+  redirect?: RequestInit["redirect"];
   body?: string;
 }
 let contacted: Contact[];
