@@ -90,7 +90,7 @@ function handler(kind: EventType | "batch") {
     }
 
     const slots = parseSlots(c.req.query("decide"), "decide");
-    const cookieId = source === "browser" ? await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET) : undefined;
+    const cookieId = source === "browser" ? await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId) : undefined;
     const result = await ingest(c.env, {
       site,
       source,
@@ -169,7 +169,7 @@ collect.get("/me", async (c) => {
   const origin = c.req.header("Origin");
   if (origin && !originAllowed(origin, site.origins)) throw new ApiError(403, "origin_not_allowed", `Origin ${origin} is not allowed for this write key.`);
   c.header("Cache-Control", "no-store");
-  const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+  const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId);
   if (!visitorId) return c.json({ profile: null });
   return c.json({ profile: await viewProfile(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!) });
 });

@@ -45,7 +45,7 @@ export async function consentRoute(c: AppContext) {
     country: base.country,
   });
   const policy = sitePolicy(site);
-  let visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+  let visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId);
   let consent = resolveConsent(policy, signals, now);
   if (!visitorId && mayProfile(consent)) visitorId = newVisitorId();
   let subject: string | null = null;

@@ -113,7 +113,7 @@ export async function serveFromOrigin(c: AppContext): Promise<Response> {
     timeoutMs: DECIDE_TIMEOUT_MS,
     tag: { writeKey: site.writeKey },
     decideSlots: async (slots) => {
-      const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+      const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId);
       const context = requestContext(
         { page: { url: url.href, path: url.pathname, search: url.search, referrer: c.req.header("Referer") ?? "" } },
         { userAgent: c.req.header("User-Agent"), cf: c.req.raw.cf as Record<string, unknown> | undefined },
