@@ -21,7 +21,7 @@ import { BodyTooLarge, readBody } from "./body";
 import { consentRoute } from "./consent";
 import { decideRoute } from "./decide";
 import { ApiError } from "./errors";
-import { limitByIp } from "./ratelimit";
+import { limitByIp, limitEvents } from "./ratelimit";
 import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
 
 export const collect = new Hono<AppEnv>();
@@ -89,6 +89,7 @@ function handler(kind: EventType | "batch") {
       return refuse(c, site, error, body);
     }
 
+    await limitEvents(c, site.id, parsed.events.length + parsed.rejected.length, source);
     const slots = parseSlots(c.req.query("decide"), "decide");
     const cookieId = source === "browser" ? await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId) : undefined;
     const result = await ingest(c.env, {
