@@ -7,11 +7,12 @@
  * range (a crafted 8,000-character string took seconds), so the purpose bits are read here from
  * `@iabtechlabtcf/core`'s own field layout (`FieldSequence`, `BitLength`, `Base64Url`), from the
  * first 36 characters of the core segment and the first 5 of a publisher segment. Of a GPP
- * string, only the US sections Cohort honours are decoded (by `@iabgpp/cmpapi`, each a handful of
- * fixed-width fields), and its TCF EU section goes through the same core-bits reader; nothing
- * re-encodes. Longer strings than `MAX_CONSENT_STRING` are ignored.
+ * string, the header is read with bounds (`gppSectionIds`), only the US sections Cohort honours are
+ * decoded (by `@iabgpp/cmpapi`, each a handful of fixed-width fields, bounded in length), and its
+ * TCF EU section goes through the same core-bits reader; nothing re-encodes. Longer strings than
+ * `MAX_CONSENT_STRING` are ignored.
  */
-import { GppModel, HeaderV1, Sections } from "@iabgpp/cmpapi";
+import { CompressedBase64UrlEncoder, FibonacciIntegerEncoder, GppModel, HeaderV1, Sections } from "@iabgpp/cmpapi";
 import { Base64Url, BitLength, FieldSequence, Fields, Segment, SegmentIDs } from "@iabtechlabtcf/core";
 import type { Purpose } from "./purposes";
 
@@ -106,17 +107,66 @@ export interface GppSignal {
   tcf?: Record<Purpose, boolean>;
 }
 
-export function decodeGpp(gppString: string): GppSignal | undefined {
-  const value = gppString.trim();
-  if (value.length === 0 || value.length > MAX_CONSENT_STRING) return undefined;
-  const [headerText = "", ...sections] = value.split("~", Sections.SECTION_ORDER.length + 2);
-  let ids: number[];
+/**
+ * Bounds on a GPP string's parts. A header lists section ids as a Fibonacci-coded range, which
+ * `HeaderV1` expands id by id: a 1,000-character crafted header asked for an array of 169 million
+ * ids. So the header is read here, from the bits `CompressedBase64UrlEncoder` gives and each code
+ * through `FibonacciIntegerEncoder`, with every id bounded by the highest section id there is. A
+ * US section is a few dozen fixed-width fields (under 100 characters in practice).
+ */
+const MAX_HEADER_CHARS = 64;
+const MAX_US_SECTION_CHARS = 128;
+const MAX_SECTION_ID = Math.max(...Sections.SECTION_ID_NAME_MAP.keys());
+/** The longest Fibonacci code of an id up to MAX_SECTION_ID (with its terminating 1). */
+const MAX_FIBONACCI_BITS = 12;
+const HEADER_TYPE = HeaderV1.ID;
+const HEADER_VERSION = HeaderV1.VERSION;
+
+/** The section ids a GPP header lists, in order, or undefined when it is not a header. */
+export function gppSectionIds(header: string): number[] | undefined {
+  if (header.length === 0 || header.length > MAX_HEADER_CHARS) return undefined;
+  let bits: string;
   try {
-    ids = new HeaderV1(headerText).getFieldValue("SectionIds") as number[];
+    bits = CompressedBase64UrlEncoder.getInstance().decode(header);
   } catch {
     return undefined;
   }
-  if (!Array.isArray(ids) || ids.length !== sections.length) return undefined;
+  if (parseInt(bits.slice(0, 6), 2) !== HEADER_TYPE || parseInt(bits.slice(6, 12), 2) !== HEADER_VERSION) return undefined;
+  const count = parseInt(bits.slice(12, 24), 2);
+  if (!(count >= 0) || count > MAX_SECTION_ID) return undefined;
+  let at = 24;
+  let offset = 0;
+  const code = () => {
+    const end = bits.indexOf("11", at);
+    if (end < 0 || end + 2 - at > MAX_FIBONACCI_BITS) return undefined;
+    const value = FibonacciIntegerEncoder.decode(bits.slice(at, end + 2));
+    at = end + 2;
+    return value;
+  };
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const range = bits[at++] === "1";
+    const first = code();
+    if (first === undefined || offset + first > MAX_SECTION_ID) return undefined;
+    offset += first;
+    if (!range) {
+      ids.push(offset);
+      continue;
+    }
+    const span = code();
+    if (span === undefined || offset + span > MAX_SECTION_ID) return undefined;
+    for (let id = offset; id <= offset + span; id++) ids.push(id);
+    offset += span;
+  }
+  return ids;
+}
+
+export function decodeGpp(gppString: string): GppSignal | undefined {
+  const value = gppString.trim();
+  if (value.length === 0 || value.length > MAX_CONSENT_STRING) return undefined;
+  const [headerText = "", ...sections] = value.split("~", MAX_SECTION_ID + 2);
+  const ids = gppSectionIds(headerText);
+  if (!ids || ids.length !== sections.length) return undefined;
   let advertisingOptOut = false;
   let tcf: Record<Purpose, boolean> | undefined;
   const model = new GppModel();
@@ -124,7 +174,7 @@ export function decodeGpp(gppString: string): GppSignal | undefined {
     const name = Sections.SECTION_ID_NAME_MAP.get(id);
     const text = sections[i]!;
     if (name === TCF_EU) tcf = purposesFromTcString(text);
-    if (!name || !US_SECTIONS.has(name)) return;
+    if (!name || !US_SECTIONS.has(name) || text.length > MAX_US_SECTION_CHARS) return;
     try {
       model.decodeSection(name, text);
       for (const field of ["SaleOptOut", "SharingOptOut", "TargetedAdvertisingOptOut"]) {
