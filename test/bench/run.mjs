@@ -15,6 +15,7 @@ import { benchBundle } from "./bundle.mjs";
 import { execFileSync } from "node:child_process";
 import { benchDecide, createDecisions, DECIDE_P99_TARGET_MS, warmProfiles } from "./decide.mjs";
 import { benchEdge, startOrigin } from "./edge.mjs";
+import { benchHostile } from "./hostile.mjs";
 import { benchHttp, CONNECTIONS, RATIO_TARGET } from "./http.mjs";
 import { root, startDev } from "./lib/wrangler-dev.mjs";
 import { benchTagSize } from "./tag-size.mjs";
@@ -143,6 +144,24 @@ try {
 } finally {
   await dev?.stop();
   await origin?.stop();
+}
+
+// 4b. Hostile input: the worst CPU time per request (test/bench/hostile.mjs), on a wrangler dev of its own.
+log("hostile input: consent strings, large batches, templates (fresh state)");
+dev = undefined;
+try {
+  dev = await startDev({ keep: Boolean(process.env.BENCH_KEEP) });
+  results.hostile = await benchHostile(dev, log);
+  for (const r of results.hostile.rows) {
+    const value = `worst ${r.worstCpuMs} ms CPU (median ${r.medianCpuMs}), /healthz meanwhile ≤ ${r.worstHealthMs} ms, ${r.statuses.join("/")}`;
+    row(`hostile: ${r.name}`, value, r.hostile ? `≤ ${results.hostile.targetCpuMs} ms CPU` : "", r.hostile ? verdict(r.worstCpuMs <= results.hostile.targetCpuMs && r.statuses.every((s) => s < 500)) : "info");
+  }
+} catch (error) {
+  results.hostile = { error: String(error.stack ?? error) };
+  log(error);
+  row("hostile input (wrangler dev)", "error (see latest.json)", "", "MISS");
+} finally {
+  await dev?.stop();
 }
 
 // 5. Segment rule evaluation (test/bench/segments.mjs, owned by the segments work).
