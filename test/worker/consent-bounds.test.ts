@@ -7,7 +7,7 @@ import { decodeGpp, MAX_CONSENT_STRING, purposesFromTcString } from "../../worke
 import { decodeSignals } from "../../worker/consent/resolve";
 import { gppString, tcString } from "./consent-strings";
 import { browserPost, call, createSite } from "./helpers";
-import { hostileTcString } from "./hostile-strings";
+import { explodingGppHeader, hostileTcString } from "./hostile-strings";
 
 const HOSTILE = hostileTcString([1, 8]);
 const ANALYTICS_ONLY = { analytics: true, personalization: false, advertising: false };
@@ -38,6 +38,11 @@ describe("decoding consent strings", () => {
     ["a publisher segment cut short", `${tcString([1, 8]).split(".")[0]}.c`],
   ])("ignores a TC string %s", (_, value) => {
     expect(purposesFromTcString(value)).toBeUndefined();
+  });
+
+  it("reads a GPP header's section ids with bounds: one crafted to expand into billions is refused", () => {
+    expect(decodeGpp(`${explodingGppHeader()}~CAAA`)).toBeUndefined();
+    expect(decodeGpp(gppString({ usnat: { SaleOptOut: 1 }, usca: { SharingOptOut: 2 } }))).toEqual({ advertisingOptOut: true, tcf: undefined });
   });
 
   it("ignores a GPP string whose header does not match its sections, or that is too long", () => {

@@ -24,3 +24,14 @@ export function hostileTcString(purposes: number[], length = 8000): string {
   const encoded = Base64Url.encode(prefix + vendor);
   return encoded.slice(0, length);
 }
+
+/**
+ * A GPP header (type 3, version 1) whose section-id range is `count` spans of about 1.6e8 ids
+ * each, Fibonacci-coded as the GPP spec says: `HeaderV1` would expand every id of them.
+ */
+export function explodingGppHeader(count = 40): string {
+  const huge = "0".repeat(40) + "11";
+  let header = bits(3, 6) + bits(1, 6) + bits(count, 12);
+  for (let i = 0; i < count; i++) header += "1" + "011" + huge;
+  return Base64Url.encode(header);
+}
