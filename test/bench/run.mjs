@@ -16,6 +16,7 @@ import { execFileSync } from "node:child_process";
 import { benchDecide, createDecisions, DECIDE_P99_TARGET_MS, warmProfiles } from "./decide.mjs";
 import { benchDestinations, LATENCY_P50_TARGET_MS } from "./destinations.mjs";
 import { benchEdge, startOrigin } from "./edge.mjs";
+import { benchHostile } from "./hostile.mjs";
 import { benchHttp, CONNECTIONS, RATIO_TARGET } from "./http.mjs";
 import { root, startDev } from "./lib/wrangler-dev.mjs";
 import { benchTagSize } from "./tag-size.mjs";
@@ -155,6 +156,24 @@ try {
 } catch (error) {
   results.destinations = { error: String(error.stack ?? error) };
   row("destinations (wrangler dev)", "error (see latest.json)", "", "MISS");
+}
+
+// 4b. Hostile input: the worst CPU time per request (test/bench/hostile.mjs), on a wrangler dev of its own.
+log("hostile input: consent strings, large batches, templates (fresh state)");
+dev = undefined;
+try {
+  dev = await startDev({ keep: Boolean(process.env.BENCH_KEEP) });
+  results.hostile = await benchHostile(dev, log);
+  for (const r of results.hostile.rows) {
+    const value = `worst ${r.worstCpuMs} ms CPU (median ${r.medianCpuMs}), /healthz meanwhile ≤ ${r.worstHealthMs} ms, ${r.statuses.join("/")}`;
+    row(`hostile: ${r.name}`, value, r.hostile ? `≤ ${results.hostile.targetCpuMs} ms CPU` : "", r.hostile ? verdict(r.worstCpuMs <= results.hostile.targetCpuMs && r.statuses.every((s) => s < 500)) : "info");
+  }
+} catch (error) {
+  results.hostile = { error: String(error.stack ?? error) };
+  log(error);
+  row("hostile input (wrangler dev)", "error (see latest.json)", "", "MISS");
+} finally {
+  await dev?.stop();
 }
 
 // 5. Segment rule evaluation (test/bench/segments.mjs, owned by the segments work).

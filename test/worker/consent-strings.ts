@@ -20,12 +20,17 @@ const gvl = () =>
 
 /** A TC string with the given publisher consents (or, with `global`, purpose consents). */
 export function tcString(purposes: number[], options: { global?: boolean } = {}): string {
+  return TCString.encode(tcStringModel(purposes, options));
+}
+
+/** The model behind `tcString`. */
+export function tcStringModel(purposes: number[], options: { global?: boolean } = {}): TCModel {
   const model = new TCModel(gvl());
   model.cmpId = 10;
   model.cmpVersion = 1;
   model.isServiceSpecific = true;
   (options.global ? model.purposeConsents : model.publisherConsents).set(purposes);
-  return TCString.encode(model);
+  return model;
 }
 
 /** A GPP string with the given field values, e.g. `{usnat: {SaleOptOut: 1}}`. */

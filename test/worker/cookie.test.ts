@@ -1,13 +1,14 @@
-// Signed visitor ids: verification, forgery, and secret rotation.
+// Signed visitor ids: verification, forgery, and secret rotation (workspace binding: cookie-workspace.test.ts).
 import { describe, expect, it } from "vitest";
 import { newVisitorId, signVisitorId, verifyVisitorCookie, visitorCookieHeader } from "../../worker/identity/cookie";
 
 const SECRET = "a-secret-of-enough-length";
+const WS = "ws_cookie";
 
 describe("visitor cookie", () => {
   it("verifies what it signed", async () => {
     const id = newVisitorId();
-    expect(await verifyVisitorCookie(await signVisitorId(id, SECRET), SECRET)).toBe(id);
+    expect(await verifyVisitorCookie(await signVisitorId(id, SECRET, WS), SECRET, WS)).toBe(id);
   });
 
   it.each([
@@ -16,21 +17,21 @@ describe("visitor cookie", () => {
     ["an unknown key id", (v: string) => v.replace(".0.", ".9.")],
     ["garbage", () => "not-a-cookie"],
   ])("refuses %s", async (_name, tamper) => {
-    const value = await signVisitorId(newVisitorId(), SECRET);
-    expect(await verifyVisitorCookie(tamper(value), SECRET)).toBeUndefined();
+    const value = await signVisitorId(newVisitorId(), SECRET, WS);
+    expect(await verifyVisitorCookie(tamper(value), SECRET, WS)).toBeUndefined();
   });
 
   it("refuses a cookie signed with another secret", async () => {
-    const value = await signVisitorId(newVisitorId(), "another-secret-entirely!");
-    expect(await verifyVisitorCookie(value, SECRET)).toBeUndefined();
+    const value = await signVisitorId(newVisitorId(), "another-secret-entirely!", WS);
+    expect(await verifyVisitorCookie(value, SECRET, WS)).toBeUndefined();
   });
 
   it("rotates: the new key signs, the old key still verifies", async () => {
     const id = newVisitorId();
-    const old = await signVisitorId(id, `k1:${SECRET}`);
+    const old = await signVisitorId(id, `k1:${SECRET}`, WS);
     const rotated = `k2:another-secret-entirely!,k1:${SECRET}`;
-    expect(await verifyVisitorCookie(old, rotated)).toBe(id);
-    expect(await signVisitorId(id, rotated)).toMatch(new RegExp(`^${id}\\.k2\\.`));
+    expect(await verifyVisitorCookie(old, rotated, WS)).toBe(id);
+    expect(await signVisitorId(id, rotated, WS)).toMatch(new RegExp(`^${id}\\.k2\\.`));
   });
 
   it("leaves Secure off only for plain-http localhost", () => {

@@ -5,7 +5,7 @@
  */
 import type { CollectedEvent } from "../collect/normalise";
 import { purposesFromCategories } from "./purposes";
-import { combineExplicit, decodeConsentCookie, type ConsentSignals, type ExplicitChoice } from "./resolve";
+import { combineExplicit, decodeConsentCookie, decodeSignals, type ConsentSignals, type ExplicitChoice } from "./resolve";
 
 export interface RequestConsent {
   consentCookie?: string;
@@ -33,7 +33,8 @@ export function requestSignals(events: CollectedEvent[], request: RequestConsent
     const location = event.context.location as { country?: unknown } | undefined;
     if (request.source === "server" && typeof location?.country === "string") country = location.country;
   }
-  return { explicit: combineExplicit(...explicit), tcString, gppString, gpc, country, serverSource: request.source === "server" };
+  // Only the newest TC and GPP strings count, decoded here once for the whole request.
+  return decodeSignals({ explicit: combineExplicit(...explicit), tcString, gppString, gpc, country, serverSource: request.source === "server" });
 }
 
 /** What a ledger entry records of the signals: enough to show why, nothing identifying. */

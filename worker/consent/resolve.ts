@@ -16,6 +16,9 @@
 import { PURPOSES, type ConsentPolicy, type ConsentSource, type ConsentState, type Purpose } from "./purposes";
 import { decodeGpp, purposesFromTcString } from "./signals";
 
+/** What a TC string grants Cohort, per purpose (decoded by signals.ts). */
+export type TcfGrants = Record<Purpose, boolean>;
+
 /** EU member states, plus Iceland, Liechtenstein and Norway (EEA), the UK and Switzerland. */
 export const OPT_IN_COUNTRIES = new Set(
   "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO GB CH".split(" "),
@@ -25,8 +28,16 @@ export type ExplicitChoice = { purposes: Partial<Record<Purpose, boolean>>; at: 
 
 export interface ConsentSignals {
   explicit?: ExplicitChoice;
+  /**
+   * The strings as a request sent them. `decodeSignals` turns them into `tcf` and `gppOptOut`
+   * once per request, so what travels to each profile (and to the ledger) is the decoded answer.
+   */
   tcString?: string;
   gppString?: string;
+  /** What the request's TC string (its own, else the one inside its GPP string) grants. */
+  tcf?: TcfGrants;
+  /** The GPP string's US sections opt out of sale, sharing or targeted advertising. */
+  gppOptOut?: boolean;
   gpc?: boolean;
   /** ISO 3166-1 alpha-2, from `request.cf.country` or the event's `context.location.country`. */
   country?: string;
@@ -45,10 +56,25 @@ export function combineExplicit(...choices: (ExplicitChoice | undefined)[]): Exp
   return present.reduce((acc, next) => ({ purposes: { ...acc.purposes, ...next.purposes }, at: Math.max(acc.at, next.at) }));
 }
 
-export function resolveConsent(policy: ConsentPolicy, signals: ConsentSignals, now: number): ConsentState {
-  const gpp = signals.gppString ? decodeGpp(signals.gppString) : undefined;
-  const tcString = signals.tcString ?? gpp?.tcString;
-  const tcf = tcString ? purposesFromTcString(tcString) : undefined;
+/**
+ * The signals with their TC and GPP strings decoded (and the strings dropped): plain data, cheap
+ * to send to every profile of a request. Signals already decoded are returned as they are.
+ * A string that does not decode says nothing, as if it had not been sent.
+ */
+export function decodeSignals(signals: ConsentSignals): ConsentSignals {
+  if (signals.tcString === undefined && signals.gppString === undefined) return signals;
+  const { tcString, gppString, ...rest } = signals;
+  const gpp = gppString ? decodeGpp(gppString) : undefined;
+  const tcf = rest.tcf ?? (tcString ? purposesFromTcString(tcString) : undefined) ?? gpp?.tcf;
+  const decoded: ConsentSignals = { ...rest };
+  if (tcf) decoded.tcf = tcf;
+  if (rest.gppOptOut || gpp?.advertisingOptOut) decoded.gppOptOut = true;
+  return decoded;
+}
+
+export function resolveConsent(policy: ConsentPolicy, raw: ConsentSignals, now: number): ConsentState {
+  const signals = decodeSignals(raw);
+  const tcf = signals.tcf;
   const optIn = signals.country ? OPT_IN_COUNTRIES.has(signals.country.toUpperCase()) : !signals.serverSource;
 
   const purposes = { necessary: true } as ConsentState["purposes"];
@@ -58,7 +84,7 @@ export function resolveConsent(policy: ConsentPolicy, signals: ConsentSignals, n
     const explicit = signals.explicit?.purposes[purpose];
     if (explicit !== undefined) return [explicit, "explicit"];
     if (tcf) return [tcf[purpose], "tcf"];
-    if (purpose === "advertising" && gpp?.advertisingOptOut) return [false, "gpp"];
+    if (purpose === "advertising" && signals.gppOptOut) return [false, "gpp"];
     if (purpose === "advertising" && signals.gpc) return [false, "gpc"];
     if (optIn) return [false, "region"];
     return [policy.defaults[purpose] ?? true, "default"];

@@ -9,11 +9,15 @@
  * - `attributes` refuse event handlers (`on*`), `srcdoc`, and `javascript:`/`vbscript:`/`data:` URLs;
  *   values are escaped when written, and re-checked after placeholders are filled (render.ts);
  * - `html` is an admin-authored template, trusted as HTML; only the visitor's values that fill its
- *   placeholders are escaped.
+ *   placeholders are escaped, and a placeholder may sit only where an escaped value stays a value:
+ *   in text or inside a quoted attribute value, not in a tag unquoted, an event handler, `style`,
+ *   `srcdoc` or a `<script>`/`<style>` (template.ts); in a URL attribute its value is checked
+ *   after filling like an `attributes` URL.
  */
 import { z } from "zod";
 import type { WireContent } from "../collect/wire";
 import { parseRule, type Rule } from "../segments/schema";
+import { scanTemplate } from "./template";
 
 export const EXPERIENCE_LIMITS = {
   variants: 20,
@@ -50,13 +54,31 @@ export function isDangerousUrl(value: string): boolean {
   return /^(javascript|vbscript|data):/.test(compact);
 }
 
+/**
+ * Whether an attribute's value holds a dangerous URL: the value itself, or, for the attributes
+ * that take a list (`srcset` and `imagesrcset` candidates, `ping`'s URLs), any of its URLs.
+ */
+export function dangerousUrlValue(name: string, value: string): boolean {
+  const lower = name.toLowerCase();
+  if (isDangerousUrl(value)) return true;
+  if (lower === "srcset" || lower === "imagesrcset") return value.split(",").some((candidate) => isDangerousUrl(candidate.trim().split(/\s+/)[0] ?? ""));
+  if (lower === "ping") return value.split(/\s+/).some(isDangerousUrl);
+  return false;
+}
+
 /** Why an attribute (name, value) may not be set on a page, or undefined when it may. */
 export function unsafeAttribute(name: string, value: string): string | undefined {
   if (/^on/i.test(name)) return "event-handler attributes (on…) are not allowed";
   if (/^(srcdoc|formaction)$/i.test(name)) return `the ${name} attribute is not allowed`;
-  if (isDangerousUrl(value)) return "javascript:, vbscript: and data: URLs are not allowed";
+  if (dangerousUrlValue(name, value)) return "javascript:, vbscript: and data: URLs are not allowed";
   return undefined;
 }
+
+/** An `html` template whose placeholders all sit where a value cannot become markup (template.ts). */
+const HtmlTemplate = z.string().superRefine((html, ctx) => {
+  const refused = scanTemplate(html).refused[0];
+  if (refused) ctx.addIssue({ code: "custom", message: `${refused.reason} (at character ${refused.at})` });
+});
 
 const AttributeName = z
   .string()
@@ -82,7 +104,7 @@ const Attributes = z
 export const Content = z.union(
   [
     z.strictObject({ text: z.string() }),
-    z.strictObject({ html: z.string() }),
+    z.strictObject({ html: HtmlTemplate }),
     z.strictObject({ attributes: Attributes }),
     z.strictObject({ json: z.json() }),
   ],

@@ -21,7 +21,7 @@ import { BodyTooLarge, readBody } from "./body";
 import { consentRoute } from "./consent";
 import { decideRoute } from "./decide";
 import { ApiError } from "./errors";
-import { limitByIp } from "./ratelimit";
+import { limitByIp, limitEvents } from "./ratelimit";
 import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
 
 export const collect = new Hono<AppEnv>();
@@ -89,8 +89,9 @@ function handler(kind: EventType | "batch") {
       return refuse(c, site, error, body);
     }
 
+    await limitEvents(c, site.id, parsed.events.length + parsed.rejected.length, source);
     const slots = parseSlots(c.req.query("decide"), "decide");
-    const cookieId = source === "browser" ? await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET) : undefined;
+    const cookieId = source === "browser" ? await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId) : undefined;
     const result = await ingest(c.env, {
       site,
       source,
@@ -172,7 +173,7 @@ collect.get("/me", async (c) => {
   // What the demo panel tells its visitor besides the profile: whether Cohort takes this browser
   // for a bot (counted, never profiled), and the names of the segments the profile is in.
   const bot = isbot(c.req.header("User-Agent") ?? "");
-  const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+  const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId);
   if (!visitorId) return c.json({ profile: null, bot, segmentNames: {} });
   const profile = await viewProfile(c.env.PROFILES, profileKey(site.workspaceId, { anonymousId: visitorId })!);
   const inSegments = new Set(profile?.segments ?? []);

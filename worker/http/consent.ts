@@ -6,7 +6,7 @@ import { z } from "zod";
 import { sitePolicy } from "../collect/ingest";
 import { MAX_EVENT_BYTES } from "../collect/parse";
 import { mayProfile, PURPOSES } from "../consent/purposes";
-import { combineExplicit, decodeConsentCookie, resolveConsent, type ConsentSignals } from "../consent/resolve";
+import { combineExplicit, decodeConsentCookie, decodeSignals, resolveConsent } from "../consent/resolve";
 import type { AppContext } from "../env";
 import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
@@ -38,15 +38,15 @@ export async function consentRoute(c: AppContext) {
   if (source !== "browser") throw new ApiError(400, "browser_only", "Consent is a browser's choice: call /v1/consent with the write key from the page.");
   const base = requestConsent(c);
   const now = Date.now();
-  const signals: ConsentSignals = {
+  const signals = decodeSignals({
     explicit: combineExplicit(decodeConsentCookie(base.consentCookie), body.purposes ? { purposes: body.purposes, at: now } : undefined),
     tcString: body.tcString,
     gppString: body.gppString,
     gpc: body.gpc === true || base.secGpc?.trim() === "1",
     country: base.country,
-  };
+  });
   const policy = sitePolicy(site);
-  let visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+  let visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId);
   let consent = resolveConsent(policy, signals, now);
   if (!visitorId && mayProfile(consent)) visitorId = newVisitorId();
   let changed = Boolean(body.purposes);

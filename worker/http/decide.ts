@@ -32,7 +32,7 @@ export async function decideRoute(c: AppContext) {
   const edge = { userAgent: source === "browser" ? c.req.header("User-Agent") : undefined, cf: source === "browser" ? (c.req.raw.cf as Record<string, unknown> | undefined) : undefined };
   let key: ProfileKey | undefined;
   if (source === "browser") {
-    const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+    const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId);
     key = visitorId ? profileKey(site.workspaceId, { anonymousId: visitorId }) : undefined;
   } else {
     key = profileKey(site.workspaceId, { userId: body.userId, anonymousId: body.anonymousId });

@@ -4,29 +4,104 @@
  * answer is personalised (its `[data-cohort-slot]` elements decided and filled, the tag injected,
  * the response marked private) by `personalise`, which serves the origin's page unchanged on any
  * error or a slow decision. Everything else passes through untouched, streamed.
+ *
+ * What reaches the origin (README "Trust model"), whatever the request looks like:
+ * - only `EDGE_ORIGIN`'s scheme, host and port: the request's path and query are copied onto that
+ *   URL as data (`url.pathname = …`), never resolved against it, so `//other-host/x`, `/\other-host`,
+ *   their percent-encoded forms and absolute-form targets (`GET http://other/ HTTP/1.1`) all stay
+ *   on the origin (as the path `//other-host/x`); a target that would leave it is refused (502);
+ * - the request headers of `FORWARDED_HEADERS` only, minus any the request's `Connection` header
+ *   names (hop-by-hop headers never pass: the list has none), plus `X-Forwarded-For/-Host/-Proto`;
+ * - the visitor's cookies for the site except Cohort's own (`cohort_id`, `cohort_consent`): the
+ *   browser sent them to the site's host, which the origin serves, so they are the site's session
+ *   and cart; Cohort's identifiers are not the origin's business;
+ * - no redirect is followed (`redirect: "manual"`): a 3xx goes back to the browser as it came.
  */
 import { getCookie } from "hono/cookie";
+import { CONSENT_COOKIE } from "../consent/resolve";
 import { decideFor, requestContext } from "../decisions/serve";
 import { personalise } from "../decisions/rewrite";
 import type { AppContext } from "../env";
 import { COOKIE_NAME, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
 import { findEdgeSite } from "../store/sites";
+import { ApiError } from "./errors";
 
 export const edgeEnabled = (env: Env) => Boolean(env.EDGE_ORIGIN);
 
 /** How long the page may wait for decisions before it is served unpersonalised. */
 const DECIDE_TIMEOUT_MS = 50;
 
+/** End-to-end request headers a page or form needs from its origin. */
+export const FORWARDED_HEADERS = [
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "authorization",
+  "cache-control",
+  "content-type",
+  "cookie",
+  "if-match",
+  "if-modified-since",
+  "if-none-match",
+  "if-range",
+  "if-unmodified-since",
+  "origin",
+  "pragma",
+  "range",
+  "referer",
+  "user-agent",
+] as const;
+
+/** Cookies that are Cohort's, never sent on to the origin. */
+const OWN_COOKIES = new Set([COOKIE_NAME, CONSENT_COOKIE]);
+
+/** The origin URL for a request URL: `EDGE_ORIGIN`'s origin with the request's path and query. */
+export function originUrl(requestUrl: string, edgeOrigin: string): URL {
+  const request = new URL(requestUrl);
+  const origin = new URL(edgeOrigin);
+  const target = new URL(origin.origin);
+  // Setters take the path as a path: `//host` cannot become an authority here.
+  target.pathname = request.pathname;
+  target.search = request.search;
+  if (target.origin !== origin.origin) throw new ApiError(502, "bad_origin_target", "The request cannot be served from the site's origin.");
+  return target;
+}
+
+/** The headers sent to the origin for a request's headers (see the module's header). */
+export function originHeaders(incoming: Headers, requestUrl: string): Headers {
+  const named = new Set(
+    (incoming.get("connection") ?? "")
+      .split(",")
+      .map((name) => name.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const headers = new Headers();
+  for (const name of FORWARDED_HEADERS) {
+    const value = incoming.get(name);
+    if (value === null || named.has(name)) continue;
+    if (name === "cookie") {
+      const kept = value
+        .split(";")
+        .map((pair) => pair.trim())
+        .filter((pair) => pair && !OWN_COOKIES.has(pair.split("=", 1)[0]!.trim()));
+      if (kept.length > 0) headers.set("cookie", kept.join("; "));
+    } else headers.set(name, value);
+  }
+  const url = new URL(requestUrl);
+  const ip = incoming.get("cf-connecting-ip");
+  if (ip) headers.set("x-forwarded-for", ip);
+  headers.set("x-forwarded-host", url.host);
+  headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
+  return headers;
+}
+
 export async function serveFromOrigin(c: AppContext): Promise<Response> {
   const url = new URL(c.req.url);
-  const origin = new URL(c.env.EDGE_ORIGIN);
-  const target = new URL(url.pathname + url.search, origin);
-  const headers = new Headers(c.req.raw.headers);
-  headers.delete("host");
+  const target = originUrl(c.req.url, c.env.EDGE_ORIGIN);
   const upstream = await fetch(target, {
     method: c.req.method,
-    headers,
+    headers: originHeaders(c.req.raw.headers, c.req.url),
     body: c.req.method === "GET" || c.req.method === "HEAD" ? undefined : c.req.raw.body,
     redirect: "manual",
   });
@@ -38,7 +113,7 @@ export async function serveFromOrigin(c: AppContext): Promise<Response> {
     tag: { writeKey: site.writeKey },
     decideSlots: async (slots) => {
       const started = Date.now();
-      const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET);
+      const visitorId = await verifyVisitorCookie(getCookie(c, COOKIE_NAME), c.env.COOKIE_SECRET, site.workspaceId);
       const context = requestContext(
         { page: { url: url.href, path: url.pathname, search: url.search, referrer: c.req.header("Referer") ?? "" } },
         { userAgent: c.req.header("User-Agent"), cf: c.req.raw.cf as Record<string, unknown> | undefined },

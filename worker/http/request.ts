@@ -64,7 +64,7 @@ export async function setIdentityCookies(
 ): Promise<void> {
   const options = { secure: secureCookie(c.req.url), domain: cookieDomainFor(site, c.req.url) };
   if (result.visitorId) {
-    c.header("Set-Cookie", visitorCookieHeader(await signVisitorId(result.visitorId, c.env.COOKIE_SECRET), options), { append: true });
+    c.header("Set-Cookie", visitorCookieHeader(await signVisitorId(result.visitorId, c.env.COOKIE_SECRET, site.workspaceId), options), { append: true });
   } else if (result.clearCookie) {
     c.header("Set-Cookie", visitorCookieHeader("", { ...options, maxAge: 0 }), { append: true });
   }

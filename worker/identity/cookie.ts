@@ -1,8 +1,16 @@
 /**
- * The `cohort_id` cookie: `<id>.<keyId>.<signature>`, where the signature is HMAC-SHA256 of the id
- * under the key named by keyId (base64url). `COOKIE_SECRET` is either one secret, or a rotation list
- * `keyId:secret,keyId:secret,…` whose first entry signs new cookies and all of which verify, so a
- * secret can be rotated without logging every visitor out.
+ * The `cohort_id` cookie: `<id>.<keyId>.<signature>`, where the signature is HMAC-SHA256, under the
+ * key named by keyId (base64url), of the workspace and the id together: a cookie of one workspace
+ * is not a visitor of another (it is ignored there, and the collection routes replace it).
+ * `COOKIE_SECRET` is either one secret, or a rotation list `keyId:secret,keyId:secret,…` whose
+ * first entry signs new cookies and all of which verify, so a secret can be rotated without
+ * logging every visitor out.
+ *
+ * Cookies from before the workspace was signed (the HMAC of the id alone) are still accepted until
+ * `LEGACY_COOKIES_UNTIL`, in whichever workspace shows them first: every collection response
+ * re-signs the visitor's cookie, so a returning visitor's cookie is bound to its workspace on the
+ * next event, and visitors keep their profile and their experiment variants across the upgrade.
+ * After that date a legacy cookie is ignored like a forged one (a new visitor id is issued).
  */
 
 export const COOKIE_NAME = "cohort_id";
@@ -55,17 +63,24 @@ export function newVisitorId(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(16)).buffer);
 }
 
-export async function signVisitorId(id: string, secret: string): Promise<string> {
+/** Until when a cookie signed over the id alone (before workspaces were signed) is accepted. */
+export const LEGACY_COOKIES_UNTIL = Date.UTC(2027, 5, 30);
+
+/** What the signature covers: the workspace and the id (neither can hold a `.`). */
+const signed = (workspaceId: string, id: string) => encoder.encode(`cohort_id/2.${workspaceId}.${id}`);
+
+export async function signVisitorId(id: string, secret: string, workspaceId: string): Promise<string> {
   const [current] = await signingKeys(secret);
-  const signature = await crypto.subtle.sign("HMAC", current!.key, encoder.encode(id));
+  const signature = await crypto.subtle.sign("HMAC", current!.key, signed(workspaceId, id));
   return `${id}.${current!.id}.${base64url(signature)}`;
 }
 
 /**
  * The visitor id in a cookie value, or undefined when the value is malformed, signed by an unknown
- * key or forged. Verification goes through `crypto.subtle.verify`, which compares in constant time.
+ * key, forged, or signed for another workspace. Verification goes through `crypto.subtle.verify`,
+ * which compares in constant time.
  */
-export async function verifyVisitorCookie(value: string | undefined, secret: string): Promise<string | undefined> {
+export async function verifyVisitorCookie(value: string | undefined, secret: string, workspaceId: string, now = Date.now()): Promise<string | undefined> {
   if (!value) return undefined;
   const match = /^([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{1,16})\.([A-Za-z0-9_-]{43})$/.exec(value);
   if (!match) return undefined;
@@ -73,8 +88,9 @@ export async function verifyVisitorCookie(value: string | undefined, secret: str
   const key = (await signingKeys(secret)).find((k) => k.id === keyId);
   if (!key) return undefined;
   const bytes = Uint8Array.from(atob(signature!.replace(/-/g, "+").replace(/_/g, "/") + "="), (c) => c.charCodeAt(0));
-  const valid = await crypto.subtle.verify("HMAC", key.key, bytes, encoder.encode(id));
-  return valid ? id : undefined;
+  if (await crypto.subtle.verify("HMAC", key.key, bytes, signed(workspaceId, id!))) return id;
+  const legacy = now < LEGACY_COOKIES_UNTIL && (await crypto.subtle.verify("HMAC", key.key, bytes, encoder.encode(id)));
+  return legacy ? id : undefined;
 }
 
 export interface CookieOptions {

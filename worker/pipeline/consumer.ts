@@ -45,7 +45,7 @@ const statement = (d1: D1Database, query: Writable) => {
 };
 
 /** Ledger rows chained after each site's last entry (entries already written are skipped). */
-async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<"consent">[]): Promise<D1PreparedStatement[]> {
+async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<"consent">[], dataSecret: string): Promise<D1PreparedStatement[]> {
   if (messages.length === 0) return [];
   const existing = new Set<string>();
   const ids = messages.map((m) => m.id);
@@ -64,7 +64,7 @@ async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<
       id: m.id,
       siteId: m.siteId,
       workspaceId: m.workspaceId,
-      subject: m.subject === null ? null : await ledgerSubject(m.subject),
+      subject: m.subject === null ? null : await ledgerSubject(m.subject, dataSecret),
       at: m.at,
       signals: JSON.stringify(m.signals),
       consent: JSON.stringify(m.consent),
@@ -79,7 +79,7 @@ async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<
 }
 
 /** The D1 statements of each message of the batch (a message may need several, or none). */
-async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB">): Promise<Map<Message<PipelineMessage>, D1PreparedStatement[]>> {
+async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "DATA_SECRET">): Promise<Map<Message<PipelineMessage>, D1PreparedStatement[]>> {
   const db = drizzle(env.DB);
   const byMessage = new Map<Message<PipelineMessage>, D1PreparedStatement[]>(batch.messages.filter((m) => m.body.kind !== "backfill").map((m) => [m, []]));
   const of = <K extends PipelineMessage["kind"]>(kind: K) =>
@@ -158,13 +158,13 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
     );
   }
   const ledger = of("consent");
-  const ledgerStatements = await ledgerWrites(env.DB, db, ledger.map((m) => m.body));
+  const ledgerStatements = await ledgerWrites(env.DB, db, ledger.map((m) => m.body), env.DATA_SECRET);
   // Ledger rows are chained to each other: they are written together, with the first message.
   if (ledger.length > 0) byMessage.get(ledger[0]!)!.push(...ledgerStatements);
   return byMessage;
 }
 
-export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS" | "DELIVERIES">): Promise<void> {
+export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS" | "DELIVERIES" | "DATA_SECRET">): Promise<void> {
   const attempts = Math.max(...batch.messages.map((m) => m.attempts));
   // Backfill pages are work, not writes: each runs (and is retried) on its own.
   for (const message of batch.messages) {

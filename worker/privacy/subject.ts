@@ -11,7 +11,7 @@
  */
 import { and, eq, inArray, or, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { ledgerSubject } from "../consent/ledger";
+import { legacyLedgerSubject, ledgerSubject } from "../consent/ledger";
 import { parseProfileKey, profileKey, profileStub, type ProfileKey } from "../identity/keys";
 import { currentKey } from "../profile/profiles";
 import { consentLedger, events, failedEvents, memberships, profiles, suppressions } from "../store/schema";
@@ -64,11 +64,11 @@ function failedFilter(workspaceId: string, s: SubjectScope): SQL {
   )!;
 }
 
-export async function exportSubject(env: Pick<Env, "PROFILES" | "DB">, workspaceId: string, subject: Subject) {
+export async function exportSubject(env: Pick<Env, "PROFILES" | "DB" | "DATA_SECRET">, workspaceId: string, subject: Subject) {
   const s = await scope(env, workspaceId, subject);
   const db = drizzle(env.DB);
   const profiles = (await Promise.all(s.keys.map(async (key) => ({ key, data: await profileStub(env.PROFILES, key).exportData() })))).filter((p) => p.data);
-  const pseudonyms = await Promise.all(s.keys.map(ledgerSubject));
+  const pseudonyms = await Promise.all(s.keys.flatMap((key) => [ledgerSubject(key, env.DATA_SECRET), legacyLedgerSubject(key)]));
   const [archived, failed, ledger] = await Promise.all([
     db.select().from(events).where(eventFilter(workspaceId, s)).orderBy(events.timestamp),
     db.select().from(failedEvents).where(failedFilter(workspaceId, s)).orderBy(failedEvents.receivedAt),
