@@ -45,16 +45,20 @@ export type PipelineMessage =
       consent: ConsentState;
     };
 
-/** Cloudflare Queues: at most 100 messages and 256 KB per sendBatch. */
+/** Cloudflare Queues: at most 100 messages and 256 KB per sendBatch (measured in UTF-8 bytes). */
 const MAX_MESSAGES = 100;
 const MAX_BYTES = 200 * 1024;
+const encoder = new TextEncoder();
+
+/** A message's size as the queue counts it: the bytes of its JSON, plus room for its metadata. */
+export const messageBytes = (body: PipelineMessage) => encoder.encode(JSON.stringify(body)).byteLength + 100;
 
 /** Sends messages in as few `sendBatch` calls as the queue's limits allow. */
 export async function enqueue(queue: Queue, messages: PipelineMessage[]): Promise<void> {
   let chunk: MessageSendRequest<PipelineMessage>[] = [];
   let bytes = 0;
   for (const body of messages) {
-    const size = JSON.stringify(body).length + 100;
+    const size = messageBytes(body);
     if (chunk.length === MAX_MESSAGES || (chunk.length > 0 && bytes + size > MAX_BYTES)) {
       await queue.sendBatch(chunk);
       chunk = [];
