@@ -1,6 +1,6 @@
 /**
  * The EVENTS queue consumer: writes a batch of messages to D1 in one transaction (`db.batch`).
- * Every write is keyed (events by workspace + messageId, failed events and ledger entries by id,
+ * Every write is keyed (events by workspace, site and messageId, failed events and ledger entries by id,
  * cookieless counts through a messageId dedupe table), so a batch that is redelivered after a
  * partial failure writes nothing twice. When D1 fails, the whole batch is retried with a backoff;
  * after `max_retries` the queue moves it to the dead-letter queue. Events of erased subjects that

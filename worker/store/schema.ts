@@ -49,7 +49,11 @@ export const sites = sqliteTable(
   (t) => [index("sites_workspace").on(t.workspaceId)],
 );
 
-/** The event archive: every accepted event once, keyed by (workspace, messageId). */
+/**
+ * The event archive: every accepted event once, keyed by (workspace, site, messageId). Dedupe is
+ * per site, as Segment's is per source: a browser on one site cannot suppress another site's event
+ * by reusing its messageId.
+ */
 export const events = sqliteTable(
   "events",
   {
@@ -69,7 +73,7 @@ export const events = sqliteTable(
     payload: text("payload").notNull(),
   },
   (t) => [
-    primaryKey({ columns: [t.workspaceId, t.messageId] }),
+    primaryKey({ columns: [t.workspaceId, t.siteId, t.messageId] }),
     index("events_site_time").on(t.siteId, t.receivedAt),
     index("events_profile").on(t.profileKey),
     index("events_user").on(t.workspaceId, t.userId),
@@ -163,6 +167,36 @@ export const suppressions = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.profileKey] })],
+);
+
+/**
+ * Privacy requests (erasure) as resumable jobs: the subject's full scope (every profile key and
+ * id) is saved before anything is erased, then each step runs, idempotently and in chunks, and
+ * records its progress here. A request is `done` only when every step is. Once done, the scope
+ * and the subject are cleared: only the counts stay.
+ */
+export const privacyRequests = sqliteTable(
+  "privacy_requests",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    kind: text("kind").$type<"erase">().notNull(),
+    /** `{userId}` or `{anonymousId}` while the request runs; null once done. */
+    subject: text("subject", { mode: "json" }).$type<Record<string, string> | null>(),
+    /** `{keys, userIds, anonymousIds}`, saved by the first step; null once done. */
+    scope: text("scope", { mode: "json" }).$type<{ keys: string[]; userIds: string[]; anonymousIds: string[] } | null>(),
+    status: text("status").$type<"running" | "retrying" | "done">().notNull(),
+    /** `{<step>: {done, count}}`. */
+    steps: text("steps").notNull().default("{}"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    /** A runner holds the request until then, so two runners never work on it at once. */
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    doneAt: integer("done_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("privacy_requests_status").on(t.status, t.updatedAt), index("privacy_requests_workspace").on(t.workspaceId, t.createdAt)],
 );
 
 /** Audience segments (DESIGN.md §3): a versioned rule per segment, and its backfill's progress. */
