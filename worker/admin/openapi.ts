@@ -5,7 +5,8 @@
 import { z } from "zod";
 import { batchEnvelopeSchema, eventSchemas } from "../collect/schema";
 import { Experience } from "../decisions/schema";
-import { countsQuery, listSchema, lookupSchema, newSiteSchema, siteChangesSchema, siteQuery, subjectSchema } from "../http/admin";
+import { countsQuery, listSchema, lookupSchema, newSiteSchema, siteChangesSchema, siteQuery } from "../http/admin";
+import { privacyPaths } from "../http/privacy";
 import { consentSchema } from "../http/consent";
 import { decideSchema } from "../http/decide";
 import { membersQuery, previewInput, segmentInput, subjectQuery } from "../http/segments";
@@ -69,8 +70,7 @@ export function openApiDocument(): unknown {
     "/admin/api/profiles/lookup": { get: operation({ summary: "A profile by userId or anonymousId", auth: "admin", role: "viewer", query: lookupSchema }) },
     "/admin/api/events": { get: operation({ summary: "The newest archived events", auth: "admin", role: "viewer", query: listSchema }) },
     "/admin/api/failed-events": { get: operation({ summary: "The newest refused events, with reasons", auth: "admin", role: "viewer", query: listSchema }) },
-    "/admin/api/privacy/export": { post: operation({ summary: "Everything held about a subject", auth: "admin", role: "admin", body: subjectSchema }) },
-    "/admin/api/privacy/erase": { post: operation({ summary: "Erase a subject everywhere", auth: "admin", role: "admin", body: subjectSchema }) },
+    ...privacyPaths(),
     "/admin/api/consent/ledger": { get: operation({ summary: "A site's consent ledger", auth: "admin", role: "viewer", query: siteQuery }) },
     "/admin/api/consent/ledger/verify": { get: operation({ summary: "Check the ledger's hash chain", auth: "admin", role: "viewer", query: siteQuery }) },
     "/admin/api/reports/cookieless": { get: operation({ summary: "Anonymous counts of cookieless visitors", auth: "admin", role: "viewer", query: countsQuery }) },

@@ -12,11 +12,11 @@ import type { AppContext, AppEnv } from "../env";
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
 import { verifyChain } from "../consent/ledger";
-import { eraseSubject, exportSubject } from "../privacy/subject";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
 import { createSite, listSites, publicSite, updateSite } from "../store/sites";
 import { jsonBody, queryOf } from "./body";
 import { experienceRoutes } from "./experiences";
+import { privacyRoutes } from "./privacy";
 import { segmentRoutes } from "./segments";
 import { ApiError } from "./errors";
 
@@ -24,6 +24,7 @@ export const admin = new Hono<AppEnv>();
 admin.use("*", adminAuth);
 admin.route("/segments", segmentRoutes);
 admin.route("/experiences", experienceRoutes);
+admin.route("/privacy", privacyRoutes);
 
 const origin = z
   .string()
@@ -98,24 +99,6 @@ admin.get("/failed-events", requireRole("viewer"), async (c) => {
   const { siteId, limit } = queryOf(c.req.query(), listSchema);
   const rows = await drizzle(c.env.DB).select().from(failedEvents).where(inScope(failedEvents, c.get("admin").ws, siteId)).orderBy(desc(failedEvents.receivedAt)).limit(limit);
   return c.json({ failedEvents: rows });
-});
-
-export const subjectSchema = z.union([
-  z.object({ userId: z.string().min(1).max(255) }).strict(),
-  z.object({ anonymousId: z.string().min(1).max(255) }).strict(),
-], { error: "send exactly one of userId or anonymousId" });
-
-/** Access request: everything held about a subject, from every store, as one JSON document. */
-admin.post("/privacy/export", requireRole("admin"), async (c) => {
-  const subject = await jsonBody(c.req.raw, subjectSchema);
-  c.header("Cache-Control", "no-store");
-  return c.json(await exportSubject(c.env, c.get("admin").ws, subject));
-});
-
-/** Erasure request: deletes the subject everywhere and suppresses them against replays. */
-admin.post("/privacy/erase", requireRole("admin"), async (c) => {
-  const subject = await jsonBody(c.req.raw, subjectSchema);
-  return c.json(await eraseSubject(c.env, c.get("admin").ws, subject));
 });
 
 export const siteQuery = z.object({ siteId: z.string().min(1).max(64) });

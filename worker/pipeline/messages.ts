@@ -27,9 +27,17 @@ export type PipelineMessage =
   | { kind: "membership"; workspaceId: string; segmentId: string; profileKey: string; member: boolean; at: number }
   /**
    * A profile that is gone (merged into another, consent withdrawn, expired): its memberships and
-   * index row leave D1, and with `archive` its archived events too.
+   * index row leave D1, and with `archive` its archived events too — those of `profileKey` and of
+   * every key merged into it (`mergedKeys`: the pre-login profiles of a withdrawing user).
    */
-  | { kind: "forget"; workspaceId: string; profileKey: string; archive: boolean }
+  | { kind: "forget"; workspaceId: string; profileKey: string; mergedKeys?: string[]; archive: boolean }
+  /**
+   * Advertising consent withdrawn: ad click ids (gclid, fbclid, …) leave the page URLs, referrers
+   * and campaign context of the archived events of `keys`.
+   */
+  | { kind: "strip_ads"; workspaceId: string; profileKey: string; keys: string[] }
+  /** Resume an erasure request (privacy/erasure.ts). */
+  | { kind: "erase"; workspaceId: string; id: string }
   /** A page of profiles to evaluate a new or changed segment on (backfill), after `cursor`. */
   | { kind: "backfill"; workspaceId: string; segmentId: string; version: number; cursor: string | null }
   /** A consent change for the ledger. */
@@ -103,6 +111,11 @@ export function membershipMessages(profileKey: string, siteId: string, changes: 
   ]);
 }
 
-export function forgetMessage(profileKey: string, archive: boolean): PipelineMessage {
-  return { kind: "forget", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, archive };
+export function forgetMessage(profileKey: string, archive: boolean, mergedKeys?: string[]): PipelineMessage {
+  return { kind: "forget", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, ...(mergedKeys?.length ? { mergedKeys } : {}), archive };
+}
+
+/** Strips ad click ids from the archived events of `profileKey` and `mergedKeys`. */
+export function stripAdsMessage(profileKey: string, mergedKeys: string[] = []): PipelineMessage {
+  return { kind: "strip_ads", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, keys: [...new Set([profileKey, ...mergedKeys])] };
 }
