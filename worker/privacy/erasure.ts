@@ -200,9 +200,15 @@ export async function runErasure(env: ErasureEnv, id: string, now: number): Prom
     )
     .bind(now + LEASE_MS, now, id, now)
     .run();
-  let row = await readRow(db, id);
-  if (!row || taken.meta.changes === 0) return row ? viewOf(row) : null;
+  if (taken.meta.changes === 0) {
+    const row = await readRow(db, id);
+    return row ? viewOf(row) : null;
+  }
+  // Held from here: whatever fails below releases the lease and leaves the request `retrying`.
+  let row: Row | null = null;
   try {
+    row = await readRow(db, id);
+    if (!row) return null;
     const steps = { ...emptySteps(), ...(JSON.parse(row.steps) as Partial<Steps>) };
     let scope = row.scope === null ? null : (JSON.parse(row.scope) as SubjectScope);
     for (const step of ERASE_STEPS) {
@@ -220,7 +226,8 @@ export async function runErasure(env: ErasureEnv, id: string, now: number): Prom
     }
   }
   const after = await readRow(db, id).catch(() => null);
-  return after ? viewOf(after) : { ...viewOf(row), status: "retrying", lastError: "D1 is unavailable" };
+  if (after) return viewOf(after);
+  return row ? { ...viewOf(row), status: "retrying", lastError: "D1 is unavailable" } : null;
 }
 
 /** The queue message that resumes a request. */
