@@ -1,3 +1,14 @@
+CREATE TABLE `backfill_progress` (
+	`segment_id` text NOT NULL,
+	`version` integer NOT NULL,
+	`page` text NOT NULL,
+	`from_cursor` text,
+	`to_cursor` text,
+	`next_page` text NOT NULL,
+	`queued` integer DEFAULT false NOT NULL,
+	PRIMARY KEY(`segment_id`, `version`)
+);
+--> statement-breakpoint
 CREATE TABLE `privacy_requests` (
 	`id` text PRIMARY KEY NOT NULL,
 	`workspace_id` text NOT NULL,

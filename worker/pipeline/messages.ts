@@ -39,7 +39,15 @@ export type PipelineMessage =
   /** Resume an erasure request (privacy/erasure.ts). */
   | { kind: "erase"; workspaceId: string; id: string }
   /** A page of profiles to evaluate a new or changed segment on (backfill), after `cursor`. */
-  | { kind: "backfill"; workspaceId: string; segmentId: string; version: number; cursor: string | null }
+  | {
+      kind: "backfill";
+      workspaceId: string;
+      segmentId: string;
+      version: number;
+      cursor: string | null;
+      /** The page's id in its chain (none: the first page). */
+      page?: string;
+    }
   /** A consent change for the ledger. */
   | {
       kind: "consent";

@@ -199,6 +199,29 @@ export const privacyRequests = sqliteTable(
   (t) => [index("privacy_requests_status").on(t.status, t.updatedAt), index("privacy_requests_workspace").on(t.workspaceId, t.createdAt)],
 );
 
+/**
+ * A segment backfill's chain of pages (one row per segment version): the page last recorded (its
+ * message's id, where it started and where it stopped) and whether the next page was handed to
+ * the queue. A page records itself before it queues the next one, by compare-and-set on the page
+ * before it, so a retried or redelivered page never starts a second chain.
+ */
+export const backfillProgress = sqliteTable(
+  "backfill_progress",
+  {
+    segmentId: text("segment_id").notNull(),
+    version: integer("version").notNull(),
+    /** The id of the page message that recorded itself last. */
+    page: text("page").notNull(),
+    /** Where that page started (null: the first page) and its last profile key (null: the end). */
+    fromCursor: text("from_cursor"),
+    toCursor: text("to_cursor"),
+    /** The id the next page's message carries. */
+    nextPage: text("next_page").notNull(),
+    queued: integer("queued", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.version] })],
+);
+
 /** Audience segments (DESIGN.md §3): a versioned rule per segment, and its backfill's progress. */
 export const segments = sqliteTable(
   "segments",
