@@ -10,6 +10,7 @@ import { requireRole } from "../admin/auth";
 import type { AppEnv } from "../env";
 import { ERASE_STEPS, getErasure, openErasure, runErasure, scheduleErasure, type ErasureView } from "../privacy/erasure";
 import { exportSubject } from "../privacy/subject";
+import { bodyLimit } from "./body";
 import { ApiError, fromZodError } from "./errors";
 
 export const subjectSchema = z
@@ -89,6 +90,9 @@ export const privacyRoutes = new OpenAPIHono<AppEnv>({
     if (!result.success) throw fromZodError(result.error);
   },
 });
+
+// The body is read here, with the admin API's limit (413 past it), before the validator parses it.
+privacyRoutes.use("*", bodyLimit());
 
 privacyRoutes.openapi(exportRoute, async (c) => {
   const subject = c.req.valid("json");
