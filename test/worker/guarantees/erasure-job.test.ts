@@ -209,6 +209,14 @@ describe("erasure interrupted by D1 at every point", () => {
 describe("a subject with many ids", () => {
   it("a user with 60 merged browser ids is erased completely (every IN list chunked)", { timeout: 120_000 }, async () => {
     const subject = await makeSubject(7_000, 60);
+    // The access request reads the same scope, chunked as well.
+    const exported = await adminCall("/admin/api/privacy/export", { method: "POST", workspace: WS, body: JSON.stringify({ userId: subject.userId }) });
+    expect(exported.status).toBe(200);
+    const doc = await exported.json<{ identities: { anonymousIds: string[] }; events: unknown[]; failedEvents: unknown[] }>();
+    expect(doc.identities.anonymousIds.sort()).toEqual([...subject.anonymousIds].sort());
+    expect(doc.events).toHaveLength(121);
+    expect(doc.failedEvents).toHaveLength(1);
+
     const res = await erase(subject.userId);
     expect(res.status).toBe(200);
     const view = await res.json<{ status: string; steps: { name: string; count: number }[] }>();
