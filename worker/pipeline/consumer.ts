@@ -228,10 +228,9 @@ async function work(body: PipelineMessage, env: Pick<Env, "DB" | "PROFILES" | "E
   }
 }
 
-export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS">): Promise<void> {
-  const attempts = Math.max(...batch.messages.map((m) => m.attempts));
-  for (const message of batch.messages) {
-    if (!isWork(message.body)) continue;
+/** Runs each work message on its own: acked when finished, else retried with a backoff. */
+async function runWork(messages: readonly Message<PipelineMessage>[], env: Pick<Env, "DB" | "PROFILES" | "EVENTS">): Promise<void> {
+  for (const message of messages) {
     try {
       if (await work(message.body, env)) message.ack();
       else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
@@ -240,6 +239,18 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
+}
+
+export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS">): Promise<void> {
+  // Backfill pages first; then the batch's rows; then the work that rewrites or deletes archived
+  // rows (strip_ads, erase), so it covers the events that travelled in the same batch too.
+  await runWork(batch.messages.filter((m) => m.body.kind === "backfill"), env);
+  await writeRows(batch, env);
+  await runWork(batch.messages.filter((m) => m.body.kind === "strip_ads" || m.body.kind === "erase"), env);
+}
+
+async function writeRows(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS">): Promise<void> {
+  const attempts = Math.max(...batch.messages.map((m) => m.attempts));
   let byMessage: Map<Message<PipelineMessage>, D1PreparedStatement[]> | undefined;
   try {
     byMessage = await statementsOf(batch, env);

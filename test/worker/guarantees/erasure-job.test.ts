@@ -233,6 +233,13 @@ describe("the privacy routes", () => {
     const bad = await adminCall("/admin/api/privacy/erase", { method: "POST", workspace: WS, body: JSON.stringify({ userId: "" }) });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: { code: "invalid_request", message: expect.stringContaining("userId"), path: expect.any(String) } });
+    // Not JSON, or no JSON content type: a 4xx with the envelope too.
+    for (const init of [{ body: "{nope", type: "application/json" }, { body: JSON.stringify({ userId: "x" }), type: "text/plain" }]) {
+      const res = await adminCall("/admin/api/privacy/erase", { method: "POST", workspace: WS, body: init.body, headers: { "Content-Type": init.type } });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(await res.json()).toEqual({ error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }) });
+    }
     const res = await erase("nobody-at-all");
     expect(res.status).toBe(200);
     const { id } = await res.json<{ id: string }>();

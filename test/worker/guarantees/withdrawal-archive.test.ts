@@ -48,6 +48,26 @@ describe("forget with merged keys", () => {
 });
 
 describe("strip_ads", () => {
+  it("also strips the events that travel in the same queue batch", async () => {
+    const ws = "ws_strip_batch";
+    const key = `${ws}:user:u1`;
+    const event = {
+      type: "page" as const,
+      messageId: "sb-1",
+      userId: "u1",
+      timestamp: new Date().toISOString(),
+      receivedAt: new Date().toISOString(),
+      context: { page: { url: "https://shop.example/?gclid=G9&a=1" }, campaign: { gclid: "G9" } },
+    };
+    const result = await deliver([
+      { kind: "event", workspaceId: ws, siteId: "site-sb", profileKey: key, event },
+      stripAdsMessage(key),
+    ]);
+    expect(result.explicitAcks).toHaveLength(2);
+    const row = await env.DB.prepare("SELECT payload FROM events WHERE workspace_id = ? AND message_id = 'sb-1'").bind(ws).first<{ payload: string }>();
+    expect(JSON.parse(row!.payload).context).toEqual({ page: { url: "https://shop.example/?a=1" }, campaign: {} });
+  });
+
   it("removes click ids from page URLs, referrers and campaign context of the keys' archived events only", async () => {
     const ws = "ws_strip";
     const user = `${ws}:user:u1`;
