@@ -206,6 +206,40 @@ describe("erasure interrupted by D1 at every point", () => {
   });
 });
 
+describe("erasure interrupted by a Durable Object", () => {
+  it("a profile that fails to erase leaves the request retrying; the queue's retry finishes it", async () => {
+    const subject = await makeSubject(6_000, 3);
+    let failures = 0;
+    // The third profile's erase fails once (the object was unreachable).
+    const profiles = new Proxy(env.PROFILES, {
+      get(target, property) {
+        if (property === "get") {
+          return (id: DurableObjectId) => {
+            const stub = target.get(id);
+            return new Proxy(stub, {
+              get(s, p) {
+                if (p === "erase" && id.equals(target.idFromName(subject.keys[2]!)) && failures++ === 0) return () => Promise.reject(new Error("Durable Object unreachable"));
+                const value = Reflect.get(s, p);
+                return typeof value === "function" ? (...args: unknown[]) => (s as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[p]!(...args) : value;
+              },
+            });
+          };
+        }
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const now = Date.now();
+    const id = await openErasure(env.DB, WS, { userId: subject.userId }, now);
+    const view = await runErasure({ DB: env.DB, PROFILES: profiles }, id, now);
+    expect(failures).toBe(1);
+    expect(view).toMatchObject({ status: "retrying", lastError: expect.stringContaining("unreachable") });
+    expect(view!.steps.filter((s) => s.done).map((s) => s.name)).toEqual(["scope", "suppress"]);
+    expect((await deliver([{ kind: "erase", workspaceId: WS, id }])).explicitAcks).toHaveLength(1);
+    expect(await leftOf(subject.userId, subject.anonymousIds, subject.keys)).toEqual(NOTHING);
+  });
+});
+
 describe("a subject with many ids", () => {
   it("a user with 60 merged browser ids is erased completely (every IN list chunked)", { timeout: 120_000 }, async () => {
     const subject = await makeSubject(7_000, 60);
