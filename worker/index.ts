@@ -9,6 +9,7 @@ import { app } from "./http/app";
 import { consumeEvents } from "./pipeline/consumer";
 import type { PipelineMessage } from "./pipeline/messages";
 import { purgeExpired } from "./pipeline/retention";
+import { resumeErasures } from "./privacy/erasure";
 
 export { ProfileStore } from "./profile/store";
 
@@ -21,5 +22,7 @@ export default {
   async scheduled(controller, env) {
     const purged = await purgeExpired(env, controller.scheduledTime);
     console.log("retention", JSON.stringify(purged));
+    // Erasure requests whose queued retries were lost (the queue down too) resume here.
+    console.log("erasure", JSON.stringify(await resumeErasures(env, controller.scheduledTime)));
   },
 } satisfies ExportedHandler<Env, PipelineMessage | DeliveryMessage>;

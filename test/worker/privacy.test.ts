@@ -54,7 +54,7 @@ describe("erase", () => {
     const { anonymousId, cookie } = await makeSubject(site, "u-erase");
     const res = await adminCall("/admin/api/privacy/erase", { method: "POST", workspace: "ws_erase", body: JSON.stringify({ userId: "u-erase" }) });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ events: 3, failedEvents: 1 });
+    expect(await res.json()).toMatchObject({ status: "done", steps: expect.arrayContaining([{ name: "events", done: true, count: 3 }, { name: "failedEvents", done: true, count: 1 }]) });
 
     expect(await count("SELECT COUNT(*) AS n FROM events WHERE user_id = 'u-erase' OR anonymous_id = ?", anonymousId)).toBe(0);
     expect(await count("SELECT COUNT(*) AS n FROM failed_events WHERE payload LIKE '%u-erase%'")).toBe(0);

@@ -55,10 +55,11 @@ export function campaignFromUrl(url: URL | undefined): Record<string, string> | 
   return Object.keys(campaign).length > 0 ? campaign : undefined;
 }
 
-/** Classifies where a visit came from. */
-export function classifyReferrer(referrer: URL | undefined, page: URL | undefined, campaign?: Record<string, string>): ReferrerType {
-  if (campaign && (PAID_MEDIUM.test(campaign.medium ?? "") || CLICK_IDS.some((id) => id in campaign))) return "paid";
-  if (campaign?.medium?.toLowerCase() === "email") return "email";
+/** Classifies where a visit came from. `campaign` is the sender's: any JSON may be in it. */
+export function classifyReferrer(referrer: URL | undefined, page: URL | undefined, campaign?: Record<string, unknown>): ReferrerType {
+  const medium = typeof campaign?.medium === "string" ? campaign.medium : "";
+  if (campaign && (PAID_MEDIUM.test(medium) || CLICK_IDS.some((id) => id in campaign))) return "paid";
+  if (medium.toLowerCase() === "email") return "email";
   if (!referrer) return "direct";
   const host = referrer.hostname.toLowerCase();
   if (page && host === page.hostname.toLowerCase()) return "internal";
@@ -68,51 +69,62 @@ export function classifyReferrer(referrer: URL | undefined, page: URL | undefine
   return "referral";
 }
 
-function clean<T extends Record<string, unknown>>(value: T): T | undefined {
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** What the edge adds, without the fields it could not tell (undefined, null or ""). */
+function clean<T extends Record<string, unknown>>(value: T): Partial<T> | undefined {
   const entries = Object.entries(value).filter(([, v]) => v !== undefined && v !== null && v !== "");
-  return entries.length > 0 ? (Object.fromEntries(entries) as T) : undefined;
+  return entries.length > 0 ? (Object.fromEntries(entries) as Partial<T>) : undefined;
 }
 
-/** Adds what the edge knows to an event's context (never overwriting what the sender set). */
+/**
+ * `sent` with `added` filled in where the sender left a field out. A sender's value of any JSON type
+ * is kept as it is; a sender's non-object is kept whole (nothing is added to it).
+ */
+function fill(sent: unknown, added: Record<string, unknown>): unknown {
+  if (sent !== undefined && !isObject(sent)) return sent;
+  const base = sent ?? {};
+  const missing = clean(Object.fromEntries(Object.entries(added).filter(([k]) => base[k] === undefined)));
+  if (!missing) return sent;
+  return { ...base, ...missing };
+}
+
+/**
+ * Adds what the edge knows to an event's context, never overwriting what the sender set: every
+ * field of `context` may hold any JSON, and is stored as sent (except `ip`, dropped, and `bot`,
+ * which only Cohort sets).
+ */
 export function enrich(event: CollectedEvent, edge: EdgeRequest): CollectedEvent & { context: Context & { bot: boolean } } {
   const context: Record<string, unknown> = { ...event.context };
   delete context.ip;
 
-  const userAgent = typeof context.userAgent === "string" ? context.userAgent : edge.userAgent;
+  const userAgent = typeof context.userAgent === "string" && context.userAgent !== "" ? context.userAgent : edge.userAgent;
   let bot = false;
   if (userAgent) {
-    context.userAgent = userAgent;
+    if (typeof context.userAgent !== "string" || context.userAgent === "") context.userAgent = userAgent;
     bot = isbot(userAgent);
     const ua = new UAParser(userAgent).getResult();
-    context.browser ??= clean({ name: ua.browser.name, version: ua.browser.version });
-    context.os ??= clean({ name: ua.os.name, version: ua.os.version });
-    const device = (context.device ?? {}) as Record<string, unknown>;
-    context.device = clean({
-      ...device,
-      type: device.type ?? (bot ? "bot" : (ua.device.type ?? "desktop")),
-      manufacturer: device.manufacturer ?? ua.device.vendor,
-      model: device.model ?? ua.device.model,
-    });
+    const browser = clean({ name: ua.browser.name, version: ua.browser.version });
+    if (context.browser === undefined && browser) context.browser = browser;
+    const os = clean({ name: ua.os.name, version: ua.os.version });
+    if (context.os === undefined && os) context.os = os;
+    const device = fill(context.device, { type: bot ? "bot" : (ua.device.type ?? "desktop"), manufacturer: ua.device.vendor, model: ua.device.model });
+    if (device !== undefined) context.device = device;
   }
 
-  const page = (context.page ?? {}) as Record<string, unknown>;
+  const page = isObject(context.page) ? context.page : {};
   const pageUrl = parseUrl(page.url);
-  const campaign = (context.campaign as Record<string, string> | undefined) ?? campaignFromUrl(pageUrl);
-  if (campaign) context.campaign = campaign;
+  const campaign = context.campaign === undefined ? campaignFromUrl(pageUrl) : isObject(context.campaign) ? context.campaign : undefined;
+  if (campaign && context.campaign === undefined) context.campaign = campaign;
   const referrerUrl = parseUrl(page.referrer);
   if (pageUrl || referrerUrl) {
-    const existing = (context.referrer ?? {}) as Record<string, unknown>;
-    context.referrer = clean({
-      ...existing,
-      url: existing.url ?? referrerUrl?.href,
-      host: existing.host ?? referrerUrl?.hostname,
-      type: existing.type ?? classifyReferrer(referrerUrl, pageUrl, campaign),
-    });
+    const referrer = fill(context.referrer, { url: referrerUrl?.href, host: referrerUrl?.hostname, type: classifyReferrer(referrerUrl, pageUrl, campaign) });
+    if (referrer !== undefined) context.referrer = referrer;
   }
 
   if (edge.cf && context.location === undefined) {
     const cf = edge.cf;
-    context.location = clean({
+    const location = clean({
       country: cf.country,
       region: cf.region,
       regionCode: cf.regionCode,
@@ -120,6 +132,7 @@ export function enrich(event: CollectedEvent, edge: EdgeRequest): CollectedEvent
       continent: cf.continent,
       timezone: cf.timezone,
     });
+    if (location) context.location = location;
   }
 
   context.bot = bot;

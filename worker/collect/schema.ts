@@ -23,6 +23,13 @@ const MAX_ID = 255;
 /** A UTF-16 surrogate without its pair: not text, and not storable as such. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * Text that is stored as a key or a column (messageIds, event and page names): a lone surrogate
+ * would be replaced on the way into storage (U+FFFD), so two different names or ids would become
+ * one. Refused instead, naming the field; every valid string is kept as sent.
+ */
+const unicode = (schema: z.ZodString) => schema.refine((value) => !LONE_SURROGATE.test(value), "must be valid Unicode text (no unpaired surrogate)");
+
 /** Segment accepts numeric ids and stores them as strings. */
 const id = z
   .union([z.string(), z.number().finite()])
@@ -64,7 +71,25 @@ export const consentSchema = z.looseObject({
   gppString: z.string().max(8192).optional(),
 });
 
-export const contextSchema = z.looseObject({
+/**
+ * Validated by `schema`, but kept exactly as parsed from JSON: zod rebuilds an object it parses, and
+ * a rebuilt object loses a `"__proto__"` key (it becomes a prototype). Every issue keeps its path.
+ */
+function kept<S extends z.ZodType>(schema: S) {
+  return z.custom<z.infer<S>>().superRefine((value, ctx) => {
+    const result = schema.safeParse(value);
+    if (result.success) return;
+    for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path, input: value });
+  });
+}
+
+/** The JSON Schema of `schema`, so a `kept` schema still documents its shape (OpenAPI). */
+const documented = (schema: z.ZodType) => {
+  const { $schema: _drop, ...shape } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return shape;
+};
+
+const contextFields = z.looseObject({
   page: page.optional(),
   userAgent: z.string().max(2048).optional(),
   ip: z.string().max(64).optional(),
@@ -75,8 +100,11 @@ export const contextSchema = z.looseObject({
   library: z.looseObject({ name: z.string().optional(), version: z.string().optional() }).optional(),
 });
 
+/** `context`: its typed fields validated, and the whole of it stored as sent. */
+export const contextSchema = kept(contextFields).meta(documented(contextFields));
+
 const common = {
-  messageId: z.string().trim().min(1).max(MAX_ID).optional(),
+  messageId: unicode(z.string().trim().min(1).max(MAX_ID)).optional(),
   anonymousId: id.optional(),
   userId: id.optional(),
   timestamp: time.optional(),
@@ -90,21 +118,21 @@ export const eventSchemas = {
   track: z.looseObject({
     ...common,
     type: z.literal("track"),
-    event: z.string({ error: "a track call needs an event name" }).trim().min(1, "a track call needs an event name").max(MAX_ID),
+    event: unicode(z.string({ error: "a track call needs an event name" }).trim().min(1, "a track call needs an event name").max(MAX_ID)),
     properties: dictionary.optional(),
   }),
   page: z.looseObject({
     ...common,
     type: z.literal("page"),
-    name: z.string().max(MAX_ID).optional(),
-    category: z.string().max(MAX_ID).optional(),
+    name: unicode(z.string().max(MAX_ID)).optional(),
+    category: unicode(z.string().max(MAX_ID)).optional(),
     properties: dictionary.optional(),
   }),
   screen: z.looseObject({
     ...common,
     type: z.literal("screen"),
-    name: z.string().max(MAX_ID).optional(),
-    category: z.string().max(MAX_ID).optional(),
+    name: unicode(z.string().max(MAX_ID)).optional(),
+    category: unicode(z.string().max(MAX_ID)).optional(),
     properties: dictionary.optional(),
   }),
   identify: z.looseObject({ ...common, type: z.literal("identify"), traits: dictionary.optional() }),

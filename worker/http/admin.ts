@@ -11,12 +11,11 @@ import { PURPOSES } from "../consent/purposes";
 import type { AppContext } from "../env";
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
-import { eraseSubject, exportSubject } from "../privacy/subject";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
 import { createSite, IDENTITY_VERIFICATION, listSites, publicSite, rotateIdentitySecret, updateSite } from "../store/sites";
-import { jsonBody as readJsonBody } from "./body";
 import { destinationRoutes } from "./destinations";
 import { segmentExportRoutes } from "./segment-export";
+import { privacyRoutes } from "./privacy";
 import { ApiError } from "./errors";
 import { experienceRoutes } from "./experiences";
 import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, securitySchemes, z } from "./openapi";
@@ -29,6 +28,7 @@ admin.route("/segments", segmentExportRoutes);
 admin.route("/segments", segmentRoutes);
 admin.route("/destinations", destinationRoutes);
 admin.route("/experiences", experienceRoutes);
+admin.route("/privacy", privacyRoutes);
 
 const origin = z
   .string()
@@ -268,25 +268,6 @@ admin.openapi(
     return c.json({ failedEvents: list } satisfies { failedEvents: z.input<typeof FailedEvent>[] }, 200);
   },
 );
-
-export const subjectSchema = z.union([
-  z.object({ userId: z.string().min(1).max(255) }).strict(),
-  z.object({ anonymousId: z.string().min(1).max(255) }).strict(),
-], { error: "send exactly one of userId or anonymousId" });
-
-// The two privacy routes move to worker/http/privacy.ts (declared there with their schemas).
-/** Access request: everything held about a subject, from every store, as one JSON document. */
-admin.post("/privacy/export", requireRole("admin"), async (c) => {
-  const subject = await readJsonBody(c.req.raw, subjectSchema);
-  c.header("Cache-Control", "no-store");
-  return c.json(await exportSubject(c.env, c.get("admin").ws, subject));
-});
-
-/** Erasure request: deletes the subject everywhere and suppresses them against replays. */
-admin.post("/privacy/erase", requireRole("admin"), async (c) => {
-  const subject = await readJsonBody(c.req.raw, subjectSchema);
-  return c.json(await eraseSubject(c.env, c.get("admin").ws, subject));
-});
 
 export const siteQuery = z.object({ siteId: z.string().min(1).max(64) });
 

@@ -1,6 +1,6 @@
 /**
  * The EVENTS queue consumer: writes a batch of messages to D1 in one transaction (`db.batch`).
- * Every write is keyed (events by workspace + messageId, failed events and ledger entries by id,
+ * Every write is keyed (events by workspace, site and messageId, failed events and ledger entries by id,
  * cookieless counts through a messageId dedupe table), so a batch that is redelivered after a
  * partial failure writes nothing twice. When D1 fails, the whole batch is retried with a backoff;
  * after `max_retries` the queue moves it to the dead-letter queue. Events of erased subjects that
@@ -9,14 +9,17 @@
 import { desc, eq, inArray } from "drizzle-orm";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { CollectedEvent } from "../collect/normalise";
+import { CLICK_ID_PARAMS } from "../consent/enforce";
 import { entryHash, GENESIS, ledgerSubject } from "../consent/ledger";
 import { consentLedger, events, failedEvents, suppressions } from "../store/schema";
 import { planDeliveries } from "../activation/plan";
+import { runErasure } from "../privacy/erasure";
 import { backfillPage } from "./backfill";
 import type { PipelineMessage } from "./messages";
+import { retryDelaySeconds } from "./retry";
+import { stripAds } from "./strip";
 
-/** Exponential backoff for a failed D1 write: 2 s, 4 s, 8 s … capped at five minutes. */
-export const retryDelaySeconds = (attempts: number) => Math.min(300, 2 ** attempts);
+export { retryDelaySeconds };
 
 /** The name column: the event of a track, the name of a page or screen. */
 function eventName(event: CollectedEvent): string | null {
@@ -26,6 +29,41 @@ function eventName(event: CollectedEvent): string | null {
 }
 
 type Of<K extends PipelineMessage["kind"]> = Extract<PipelineMessage, { kind: K }>;
+
+/** Profile keys bound in one `IN (…)` list (D1 binds at most 100 parameters a statement). */
+const KEY_CHUNK = 90;
+/** Archived events rewritten per D1 batch when click ids are stripped. */
+const STRIP_PAGE = 200;
+
+/**
+ * Removes ad click ids from the archived events of `keys` (advertising consent withdrawn). Only
+ * rows that mention a click id are read; each is rewritten once (a retry rewrites nothing more).
+ */
+export async function stripArchivedAds(d1: D1Database, m: Of<"strip_ads">): Promise<number> {
+  const mentions = CLICK_ID_PARAMS.map((p) => `instr(payload, '"${p}"') > 0 OR instr(payload, '${p}=') > 0`).join(" OR ");
+  let changed = 0;
+  for (let i = 0; i < m.keys.length; i += KEY_CHUNK) {
+    const chunk = m.keys.slice(i, i + KEY_CHUNK);
+    let after = 0;
+    for (;;) {
+      const { results } = await d1
+        .prepare(`SELECT rowid AS id, payload FROM events WHERE workspace_id = ? AND profile_key IN (${chunk.map(() => "?").join(", ")}) AND rowid > ? AND (${mentions}) ORDER BY rowid LIMIT ${STRIP_PAGE}`)
+        .bind(m.workspaceId, ...chunk, after)
+        .all<{ id: number; payload: string }>();
+      const updates: D1PreparedStatement[] = [];
+      for (const row of results) {
+        const event = JSON.parse(row.payload) as Record<string, unknown>;
+        const stripped = stripAds(event);
+        if (stripped !== event) updates.push(d1.prepare("UPDATE events SET payload = ? WHERE rowid = ?").bind(JSON.stringify(stripped), row.id));
+      }
+      if (updates.length > 0) await d1.batch(updates);
+      changed += updates.length;
+      if (results.length < STRIP_PAGE) break;
+      after = results.at(-1)!.id;
+    }
+  }
+  return changed;
+}
 
 async function suppressedKeys(db: DrizzleD1Database, messages: { profileKey: string | null }[]): Promise<Set<string>> {
   const keys = [...new Set(messages.map((m) => m.profileKey).filter((k): k is string => k !== null))];
@@ -81,7 +119,7 @@ async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<
 /** The D1 statements of each message of the batch (a message may need several, or none). */
 async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "DATA_SECRET">): Promise<Map<Message<PipelineMessage>, D1PreparedStatement[]>> {
   const db = drizzle(env.DB);
-  const byMessage = new Map<Message<PipelineMessage>, D1PreparedStatement[]>(batch.messages.filter((m) => m.body.kind !== "backfill").map((m) => [m, []]));
+  const byMessage = new Map<Message<PipelineMessage>, D1PreparedStatement[]>(batch.messages.filter((m) => !isWork(m.body)).map((m) => [m, []]));
   const of = <K extends PipelineMessage["kind"]>(kind: K) =>
     batch.messages.filter((m): m is Message<Of<K>> => m.body.kind === kind);
   const suppressed = await suppressedKeys(db, [...of("event"), ...of("membership")].map((m) => m.body));
@@ -136,11 +174,17 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
   for (const message of of("forget")) {
     const f = message.body;
     const statements = byMessage.get(message)!;
-    statements.push(
-      env.DB.prepare("DELETE FROM memberships WHERE workspace_id = ? AND profile_key = ?").bind(f.workspaceId, f.profileKey),
-      env.DB.prepare("DELETE FROM profiles WHERE workspace_id = ? AND profile_key = ?").bind(f.workspaceId, f.profileKey),
-    );
-    if (f.archive) statements.push(env.DB.prepare("DELETE FROM events WHERE workspace_id = ? AND profile_key = ?").bind(f.workspaceId, f.profileKey));
+    const keys = [...new Set([f.profileKey, ...(f.mergedKeys ?? [])])];
+    // D1 binds at most 100 parameters a statement: the keys go in chunks.
+    for (let i = 0; i < keys.length; i += KEY_CHUNK) {
+      const chunk = keys.slice(i, i + KEY_CHUNK);
+      const list = chunk.map(() => "?").join(", ");
+      statements.push(
+        env.DB.prepare(`DELETE FROM memberships WHERE workspace_id = ? AND profile_key IN (${list})`).bind(f.workspaceId, ...chunk),
+        env.DB.prepare(`DELETE FROM profiles WHERE workspace_id = ? AND profile_key IN (${list})`).bind(f.workspaceId, ...chunk),
+      );
+      if (f.archive) statements.push(env.DB.prepare(`DELETE FROM events WHERE workspace_id = ? AND profile_key IN (${list})`).bind(f.workspaceId, ...chunk));
+    }
   }
   for (const message of of("failed")) {
     const { kind: _kind, receivedAt, ...row } = message.body;
@@ -164,19 +208,50 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
   return byMessage;
 }
 
-export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS" | "DELIVERIES" | "DATA_SECRET">): Promise<void> {
-  const attempts = Math.max(...batch.messages.map((m) => m.attempts));
-  // Backfill pages are work, not writes: each runs (and is retried) on its own.
-  for (const message of batch.messages) {
-    if (message.body.kind !== "backfill") continue;
+/** Messages that are work to do rather than rows to write: each runs (and is retried) on its own. */
+const WORK = new Set<PipelineMessage["kind"]>(["backfill", "strip_ads", "erase"]);
+const isWork = (body: PipelineMessage) => WORK.has(body.kind);
+
+/** Runs one work message; true when it is finished. */
+async function work(body: PipelineMessage, env: Pick<Env, "DB" | "PROFILES" | "EVENTS">): Promise<boolean> {
+  switch (body.kind) {
+    case "backfill":
+      await backfillPage(env, body);
+      return true;
+    case "strip_ads":
+      await stripArchivedAds(env.DB, body);
+      return true;
+    case "erase":
+      // An unknown request (deleted, or of another deployment) has nothing left to do.
+      return ((await runErasure(env, body.id, Date.now()))?.status ?? "done") === "done";
+    default:
+      return true;
+  }
+}
+
+/** Runs each work message on its own: acked when finished, else retried with a backoff. */
+async function runWork(messages: readonly Message<PipelineMessage>[], env: Pick<Env, "DB" | "PROFILES" | "EVENTS">): Promise<void> {
+  for (const message of messages) {
     try {
-      await backfillPage(env, message.body);
-      message.ack();
+      if (await work(message.body, env)) message.ack();
+      else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     } catch (error) {
-      console.error(`backfill page of segment ${message.body.segmentId} failed; retrying`, error);
+      console.error(`${message.body.kind} message failed; retrying`, error);
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
+}
+
+export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS" | "DELIVERIES" | "DATA_SECRET">): Promise<void> {
+  // Backfill pages first; then the batch's rows; then the work that rewrites or deletes archived
+  // rows (strip_ads, erase), so it covers the events that travelled in the same batch too.
+  await runWork(batch.messages.filter((m) => m.body.kind === "backfill"), env);
+  await writeRows(batch, env);
+  await runWork(batch.messages.filter((m) => m.body.kind === "strip_ads" || m.body.kind === "erase"), env);
+}
+
+async function writeRows(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS" | "DELIVERIES" | "DATA_SECRET">): Promise<void> {
+  const attempts = Math.max(...batch.messages.map((m) => m.attempts));
   let byMessage: Map<Message<PipelineMessage>, D1PreparedStatement[]> | undefined;
   try {
     byMessage = await statementsOf(batch, env);
@@ -192,8 +267,8 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
   }
   if (!byMessage) {
     // D1 could not even be read: nothing was written, everything is retried.
-    if (batch.messages.every((m) => m.body.kind !== "backfill")) batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
-    else for (const message of batch.messages) if (message.body.kind !== "backfill") message.retry({ delaySeconds: retryDelaySeconds(attempts) });
+    if (batch.messages.every((m) => !isWork(m.body))) batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
+    else for (const message of batch.messages) if (!isWork(message.body)) message.retry({ delaySeconds: retryDelaySeconds(attempts) });
     return;
   }
   // One message D1 refuses must not hold back the others: each is written (and retried) alone,

@@ -27,13 +27,27 @@ export type PipelineMessage =
   | { kind: "membership"; workspaceId: string; segmentId: string; profileKey: string; member: boolean; at: number }
   /**
    * A profile that is gone (merged into another, consent withdrawn, expired): its memberships and
-   * index row leave D1, and with `archive` its archived events too.
+   * index row leave D1, and with `archive` its archived events too — those of `profileKey` and of
+   * every key merged into it (`mergedKeys`: the pre-login profiles of a withdrawing user).
    */
-  | { kind: "forget"; workspaceId: string; profileKey: string; archive: boolean; mergedKeys?: string[] }
-  /** Advertising consent withdrawn: click ids leave the archived events of these profile keys. */
+  | { kind: "forget"; workspaceId: string; profileKey: string; mergedKeys?: string[]; archive: boolean }
+  /**
+   * Advertising consent withdrawn: ad click ids (gclid, fbclid, …) leave the page URLs, referrers
+   * and campaign context of the archived events of `keys`.
+   */
   | { kind: "strip_ads"; workspaceId: string; profileKey: string; keys: string[] }
+  /** Resume an erasure request (privacy/erasure.ts). */
+  | { kind: "erase"; workspaceId: string; id: string }
   /** A page of profiles to evaluate a new or changed segment on (backfill), after `cursor`. */
-  | { kind: "backfill"; workspaceId: string; segmentId: string; version: number; cursor: string | null }
+  | {
+      kind: "backfill";
+      workspaceId: string;
+      segmentId: string;
+      version: number;
+      cursor: string | null;
+      /** The page's id in its chain (none: the first page). */
+      page?: string;
+    }
   /** A consent change for the ledger. */
   | {
       kind: "consent";
@@ -47,16 +61,20 @@ export type PipelineMessage =
       consent: ConsentState;
     };
 
-/** Cloudflare Queues: at most 100 messages and 256 KB per sendBatch. */
+/** Cloudflare Queues: at most 100 messages and 256 KB per sendBatch (measured in UTF-8 bytes). */
 const MAX_MESSAGES = 100;
 const MAX_BYTES = 200 * 1024;
+const encoder = new TextEncoder();
+
+/** A message's size as the queue counts it: the bytes of its JSON, plus room for its metadata. */
+export const messageBytes = (body: PipelineMessage) => encoder.encode(JSON.stringify(body)).byteLength + 100;
 
 /** Sends messages in as few `sendBatch` calls as the queue's limits allow. */
 export async function enqueue(queue: Queue, messages: PipelineMessage[]): Promise<void> {
   let chunk: MessageSendRequest<PipelineMessage>[] = [];
   let bytes = 0;
   for (const body of messages) {
-    const size = JSON.stringify(body).length + 100;
+    const size = messageBytes(body);
     if (chunk.length === MAX_MESSAGES || (chunk.length > 0 && bytes + size > MAX_BYTES)) {
       await queue.sendBatch(chunk);
       chunk = [];
@@ -101,16 +119,11 @@ export function membershipMessages(profileKey: string, siteId: string, changes: 
   ]);
 }
 
-/**
- * A profile that is gone; with `archive`, its archived events go too, and those of the profiles
- * merged into it (`mergedKeys`: a browser's pre-login events belong to the user who withdrew).
- */
-export function forgetMessage(profileKey: string, archive: boolean, mergedKeys: string[] = []): PipelineMessage {
-  const message: PipelineMessage = { kind: "forget", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, archive };
-  return mergedKeys.length > 0 ? { ...message, mergedKeys } : message;
+export function forgetMessage(profileKey: string, archive: boolean, mergedKeys?: string[]): PipelineMessage {
+  return { kind: "forget", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, ...(mergedKeys?.length ? { mergedKeys } : {}), archive };
 }
 
-/** Advertising withdrawn: click ids leave the archived events of the profile and those merged into it. */
-export function stripAdsMessage(profileKey: string, mergedKeys: string[]): PipelineMessage {
-  return { kind: "strip_ads", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, keys: [profileKey, ...mergedKeys] };
+/** Strips ad click ids from the archived events of `profileKey` and `mergedKeys`. */
+export function stripAdsMessage(profileKey: string, mergedKeys: string[] = []): PipelineMessage {
+  return { kind: "strip_ads", workspaceId: parseProfileKey(profileKey)?.workspaceId ?? "", profileKey, keys: [...new Set([profileKey, ...mergedKeys])] };
 }

@@ -1,6 +1,7 @@
 /**
  * The daily retention job (scheduled handler): raw events and failed events older than their
- * site's retention are purged from D1, and cookieless dedupe ids older than two days are dropped.
+ * site's retention are purged from D1 (events without a site after the longest retention of their
+ * workspace), and cookieless dedupe ids older than two days are dropped.
  * Profiles expire on their own, by their Durable Object's alarm.
  */
 import { and, eq, lt } from "drizzle-orm";
@@ -23,6 +24,14 @@ export async function purgeExpired(env: Pick<Env, "DB">, now: number): Promise<{
     purgedEvents += e.meta.changes;
     purgedFailed += f.meta.changes;
   }
+  // Events archived without a site (segment events of backfills before they carried one) are
+  // purged after the longest retention of their workspace's sites.
+  const orphans = await env.DB.prepare(
+    `DELETE FROM events WHERE site_id = '' AND received_at < ? - 86400000 * (SELECT COALESCE(MAX(retention_days), 395) FROM sites WHERE sites.workspace_id = events.workspace_id)`,
+  )
+    .bind(now)
+    .run();
+  purgedEvents += orphans.meta.changes;
   const seen = await db.delete(cookielessSeen).where(lt(cookielessSeen.day, new Date(now - 2 * DAY).toISOString().slice(0, 10)));
   return { events: purgedEvents, failedEvents: purgedFailed, cookielessSeen: seen.meta.changes };
 }

@@ -59,7 +59,11 @@ export const sites = sqliteTable(
   (t) => [index("sites_workspace").on(t.workspaceId)],
 );
 
-/** The event archive: every accepted event once, keyed by (workspace, messageId). */
+/**
+ * The event archive: every accepted event once, keyed by (workspace, site, messageId). Dedupe is
+ * per site, as Segment's is per source: a browser on one site cannot suppress another site's event
+ * by reusing its messageId.
+ */
 export const events = sqliteTable(
   "events",
   {
@@ -79,7 +83,7 @@ export const events = sqliteTable(
     payload: text("payload").notNull(),
   },
   (t) => [
-    primaryKey({ columns: [t.workspaceId, t.messageId] }),
+    primaryKey({ columns: [t.workspaceId, t.siteId, t.messageId] }),
     index("events_site_time").on(t.siteId, t.receivedAt),
     index("events_profile").on(t.profileKey),
     index("events_user").on(t.workspaceId, t.userId),
@@ -173,6 +177,59 @@ export const suppressions = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.profileKey] })],
+);
+
+/**
+ * Privacy requests (erasure) as resumable jobs: the subject's full scope (every profile key and
+ * id) is saved before anything is erased, then each step runs, idempotently and in chunks, and
+ * records its progress here. A request is `done` only when every step is. Once done, the scope
+ * and the subject are cleared: only the counts stay.
+ */
+export const privacyRequests = sqliteTable(
+  "privacy_requests",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    kind: text("kind").$type<"erase">().notNull(),
+    /** `{userId}` or `{anonymousId}` while the request runs; null once done. */
+    subject: text("subject", { mode: "json" }).$type<Record<string, string> | null>(),
+    /** `{keys, userIds, anonymousIds}`, saved by the first step; null once done. */
+    scope: text("scope", { mode: "json" }).$type<{ keys: string[]; userIds: string[]; anonymousIds: string[] } | null>(),
+    status: text("status").$type<"running" | "retrying" | "done">().notNull(),
+    /** `{<step>: {done, count}}`. */
+    steps: text("steps").notNull().default("{}"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    /** A runner holds the request until then, so two runners never work on it at once. */
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    doneAt: integer("done_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("privacy_requests_status").on(t.status, t.updatedAt), index("privacy_requests_workspace").on(t.workspaceId, t.createdAt)],
+);
+
+/**
+ * A segment backfill's chain of pages (one row per segment version): the page last recorded (its
+ * message's id, where it started and where it stopped) and whether the next page was handed to
+ * the queue. A page records itself before it queues the next one, by compare-and-set on the page
+ * before it, so a retried or redelivered page never starts a second chain.
+ */
+export const backfillProgress = sqliteTable(
+  "backfill_progress",
+  {
+    segmentId: text("segment_id").notNull(),
+    version: integer("version").notNull(),
+    /** The id of the page message that recorded itself last. */
+    page: text("page").notNull(),
+    /** Where that page started (null: the first page) and its last profile key (null: the end). */
+    fromCursor: text("from_cursor"),
+    toCursor: text("to_cursor"),
+    /** The id the next page's message carries. */
+    nextPage: text("next_page").notNull(),
+    queued: integer("queued", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.version] })],
 );
 
 /** Audience segments (DESIGN.md §3): a versioned rule per segment, and its backfill's progress. */

@@ -1,0 +1,51 @@
+// Through a real `wrangler dev` (its proxy in front of the Worker): a body far past the limit is
+// answered 413 with the envelope — not a reset connection or a 500 — with a declared length or
+// chunked, on every route.
+import { request } from "node:http";
+import { describe, expect, it } from "vitest";
+import { e2e } from "./helpers";
+
+const MB = 1024 * 1024;
+
+/** POSTs `bytes` bytes in 64 KB writes (chunked when `chunked`), and reads the answer. */
+function post(path: string, bytes: number, chunked: boolean, auth: string): Promise<{ status: number; body: string }> {
+  const url = new URL(path, e2e().url);
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: "POST",
+      headers: { Authorization: auth, "Content-Type": "application/json", ...(chunked ? {} : { "Content-Length": String(bytes) }) },
+    });
+    req.on("response", (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    let sent = 0;
+    const write = () => {
+      while (sent < bytes) {
+        const part = chunk.subarray(0, Math.min(chunk.length, bytes - sent));
+        sent += part.length;
+        if (!req.write(part)) return void req.once("drain", write);
+      }
+      req.end();
+    };
+    write();
+  });
+}
+
+describe("oversize bodies through wrangler dev", () => {
+  for (const chunked of [false, true]) {
+    for (const path of ["/v1/track", "/v1/t", "/v1/batch", "/v1/consent", "/admin/api/privacy/erase"]) {
+      it(`20 MB to ${path}${chunked ? " (chunked)" : ""} → 413`, async () => {
+        const { secretKey, adminToken } = e2e();
+        const auth = path.startsWith("/admin") ? `Bearer ${adminToken}` : `Basic ${Buffer.from(`${secretKey}:`).toString("base64")}`;
+        const res = await post(path, 20 * MB, chunked, auth);
+        expect(res.status).toBe(413);
+        expect(JSON.parse(res.body)).toEqual({ error: { code: "payload_too_large", message: expect.any(String) } });
+      });
+    }
+  }
+});
