@@ -3,7 +3,7 @@
  * against the Segment schema. One bad event never sinks the others: it becomes a `Rejection`
  * (kept with its payload, to be stored as a failed event) and the rest go on.
  */
-import { ApiError, issuePath } from "../http/errors";
+import { ApiError, issuePath } from "../errors";
 import { batchEnvelopeSchema, eventSchemas, type EventType, type IncomingEvent } from "./schema";
 
 export const MAX_EVENT_BYTES = 32 * 1024;

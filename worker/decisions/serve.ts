@@ -12,7 +12,7 @@ import { segmentContextOf, type SegmentContext } from "../segments";
 import { liveExperiences } from "../store/experiences";
 import type { Site } from "../store/sites";
 import { decideWithoutProfile } from "./choose";
-import { ApiError } from "../http/errors";
+import { ApiError } from "../errors";
 
 export const MAX_SLOTS = 20;
 const SLOT = /^[A-Za-z0-9_.:/-]{1,100}$/;

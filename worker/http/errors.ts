@@ -1,38 +1,15 @@
 /**
  * One error envelope for every endpoint: `{"error":{"code","message","path"}}`.
- * Handlers throw `ApiError`; `onError` turns it (and zod or JSON failures) into the envelope,
+ * Handlers and domain modules throw `ApiError` (from `worker/errors.ts`, below every layer);
+ * `onError` turns it (and zod or JSON failures) into the envelope,
  * and logs anything unexpected before answering a generic 500.
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { ApiError, issuePath } from "../errors";
 
-export class ApiError extends HTTPException {
-  override name = "ApiError";
-  readonly code: string;
-  readonly path?: string;
-  readonly extra?: Record<string, unknown>;
-  readonly headers?: Record<string, string>;
-
-  constructor(
-    status: ContentfulStatusCode,
-    code: string,
-    message: string,
-    options: { path?: string; cause?: unknown; extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
-  ) {
-    super(status, { message, cause: options.cause });
-    this.headers = options.headers;
-    this.code = code;
-    this.path = options.path;
-    this.extra = options.extra;
-  }
-}
-
-/** Formats a zod issue path the way the envelope names fields: `batch.3.context.page.url`. */
-export function issuePath(prefix: ReadonlyArray<PropertyKey>, issue: z.core.$ZodIssue): string {
-  return [...prefix, ...issue.path].map(String).join(".");
-}
+export { ApiError, issuePath };
 
 /** The first issue of a zod error as an ApiError (400, code `invalid_request`). */
 export function fromZodError(error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): ApiError {
