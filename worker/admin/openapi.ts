@@ -8,6 +8,7 @@ import { Experience } from "../decisions/schema";
 import { countsQuery, listSchema, lookupSchema, newSiteSchema, siteChangesSchema, siteQuery, subjectSchema } from "../http/admin";
 import { consentSchema } from "../http/consent";
 import { decideSchema } from "../http/decide";
+import { reportPaths } from "../http/reports";
 import { membersQuery, previewInput, segmentInput, subjectQuery } from "../http/segments";
 
 type Schema = z.ZodType;
@@ -50,6 +51,7 @@ export function openApiDocument(): unknown {
   if (cached) return cached;
   const collect = (summary: string, body: Schema) => ({ post: operation({ summary, auth: "writeKey", body }) });
   const paths: Record<string, unknown> = {
+    ...reportPaths(),
     "/v1/track": collect("Record an action (also /v1/t)", eventSchemas.track.omit({ type: true })),
     "/v1/page": collect("Record a page view (also /v1/p)", eventSchemas.page.omit({ type: true })),
     "/v1/screen": collect("Record a screen view (also /v1/s)", eventSchemas.screen.omit({ type: true })),

@@ -17,6 +17,7 @@ import { consentLedger, cookielessCounts, events, failedEvents, sites } from "..
 import { createSite, listSites, publicSite, updateSite } from "../store/sites";
 import { jsonBody, queryOf } from "./body";
 import { experienceRoutes } from "./experiences";
+import { reportRoutes } from "./reports";
 import { segmentRoutes } from "./segments";
 import { ApiError } from "./errors";
 
@@ -24,6 +25,7 @@ export const admin = new Hono<AppEnv>();
 admin.use("*", adminAuth);
 admin.route("/segments", segmentRoutes);
 admin.route("/experiences", experienceRoutes);
+admin.route("/", reportRoutes);
 
 const origin = z
   .string()

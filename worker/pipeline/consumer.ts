@@ -11,6 +11,7 @@ import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { CollectedEvent } from "../collect/normalise";
 import { entryHash, GENESIS, ledgerSubject } from "../consent/ledger";
 import { consentLedger, events, failedEvents, suppressions } from "../store/schema";
+import { reportWrites } from "../reports/rollups";
 import { backfillPage } from "./backfill";
 import type { PipelineMessage } from "./messages";
 
@@ -160,6 +161,7 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
   const ledgerStatements = await ledgerWrites(env.DB, db, ledger.map((m) => m.body));
   // Ledger rows are chained to each other: they are written together, with the first message.
   if (ledger.length > 0) byMessage.get(ledger[0]!)!.push(...ledgerStatements);
+  for (const [message, statements] of await reportWrites(env.DB, batch.messages, suppressed)) byMessage.get(message)?.push(...statements);
   return byMessage;
 }
 

@@ -14,6 +14,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { ledgerSubject } from "../consent/ledger";
 import { parseProfileKey, profileKey, profileStub, type ProfileKey } from "../identity/keys";
 import { currentKey } from "../profile/profiles";
+import { forgetStatements } from "../reports/rollups";
 import { consentLedger, events, failedEvents, memberships, profiles, suppressions } from "../store/schema";
 
 export type Subject = { userId: string } | { anonymousId: string };
@@ -97,6 +98,7 @@ export async function eraseSubject(env: Pick<Env, "PROFILES" | "DB">, workspaceI
     db.delete(memberships).where(and(eq(memberships.workspaceId, workspaceId), inArray(memberships.profileKey, s.keys))),
     db.delete(profiles).where(and(eq(profiles.workspaceId, workspaceId), inArray(profiles.profileKey, s.keys))),
   ]);
+  await env.DB.batch(forgetStatements(env.DB, workspaceId, s.keys));
   return {
     subject,
     erasedAt: new Date().toISOString(),

@@ -8,7 +8,7 @@ export const MODELS = ["first", "last", "linear", "position"] as const;
 export type Model = (typeof MODELS)[number];
 
 /** Lookbacks the rollups keep, in days (a report asks for one of them). */
-export const LOOKBACK_DAYS = [1, 7, 14, 30, 60, 90] as const;
+export const LOOKBACK_DAYS = [1, 7, 30, 90] as const;
 
 /** One conversion in millionths, so linear thirds add back up to exactly one. */
 export const CREDIT_UNIT = 1_000_000;
