@@ -203,7 +203,7 @@ export async function journeyReport(d1: D1Database, workspaceId: string, keys: r
   const { results } = await d1
     .prepare(
       `SELECT id, site_id, at, kind, name, data FROM report_touchpoints WHERE workspace_id = ? AND profile_key IN (SELECT value FROM json_each(?))
-       ORDER BY at, id LIMIT ?`,
+       ORDER BY at, kind != 'touch', id LIMIT ?`,
     )
     .bind(workspaceId, JSON.stringify(keys), limit + 1)
     .all<{ id: string; site_id: string; at: number; kind: string; name: string; data: string }>();
