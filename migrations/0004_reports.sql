@@ -48,6 +48,7 @@ CREATE TABLE `report_funnel_steps` (
 	PRIMARY KEY(`site_id`, `name`, `day`, `profile_key`)
 );
 --> statement-breakpoint
+CREATE INDEX `report_funnel_steps_visitor` ON `report_funnel_steps` (`site_id`,`name`,`profile_key`,`day`);--> statement-breakpoint
 CREATE INDEX `report_funnel_steps_profile` ON `report_funnel_steps` (`workspace_id`,`profile_key`);--> statement-breakpoint
 CREATE TABLE `report_membership_seen` (
 	`segment_id` text NOT NULL,

@@ -131,21 +131,84 @@ export interface FunnelStep {
   where?: Where[];
 }
 
+type FunnelQuery = Range & { siteId: string; steps: FunnelStep[]; withinMs: number };
+
+/** Past this many distinct property sets of a step with a `where`, the funnel is counted in memory. */
+const DISTINCT_PROPERTIES = 10_000;
+
 /**
  * Visitors who did step 1 in the range, then each next step in order, each within `withinMs` of
  * their first step-1 time in the range. Per visitor, event and day the rollup keeps the first and
  * last occurrence and the first one's properties: a `where` is tested on those properties, and a
  * step counts when its first or last occurrence of a day falls in the window.
  */
-export async function funnelReport(d1: D1Database, q: Range & { siteId: string; steps: FunnelStep[]; withinMs: number }) {
+export async function funnelReport(d1: D1Database, q: FunnelQuery) {
+  const reached = (await reachedInSql(d1, q)) ?? (await reachedInMemory(d1, q));
+  return {
+    siteId: q.siteId,
+    from: q.from,
+    to: q.to,
+    steps: q.steps.map((s, i) => ({
+      event: s.event,
+      ...(s.where ? { where: s.where } : {}),
+      visitors: reached[i]!,
+      conversion: reached[0]! > 0 ? reached[i]! / reached[0]! : 0,
+      dropOff: i === 0 ? 0 : reached[i - 1]! - reached[i]!,
+    })),
+  };
+}
+
+const untilDay = (q: FunnelQuery) => dayOf(Date.parse(`${q.to}T00:00:00Z`) + q.withinMs);
+
+/**
+ * The funnel as one SQL query: each `where` is first tested in JS on the distinct property sets of
+ * its step, and the matching sets are passed in. Undefined when a step has too many distinct sets.
+ */
+export async function reachedInSql(d1: D1Database, q: FunnelQuery): Promise<number[] | undefined> {
+  const until = untilDay(q);
+  const allowed: (string | null)[] = [];
+  for (const step of q.steps) {
+    const test = compileWhere(step.where);
+    if (!test) {
+      allowed.push(null);
+      continue;
+    }
+    const rows = await d1
+      .prepare("SELECT DISTINCT properties FROM report_funnel_steps WHERE site_id = ? AND name = ? AND day >= ? AND day <= ? LIMIT ?")
+      .bind(q.siteId, step.event, q.from, until, DISTINCT_PROPERTIES + 1)
+      .raw<[string]>();
+    if (rows.length > DISTINCT_PROPERTIES) return undefined;
+    allowed.push(JSON.stringify(rows.map(([json]) => json).filter((json) => test(JSON.parse(json) as Record<string, unknown>))));
+  }
+  const params: unknown[] = [q.siteId, q.from, q.to, until, q.withinMs];
+  const param = (value: unknown) => `?${params.push(value)}`;
+  const filter = (i: number, alias: string) => (allowed[i] === null ? "" : ` AND ${alias}.properties IN (SELECT value FROM json_each(${param(allowed[i])}))`);
+  const ctes = [
+    `s0 AS (SELECT f.profile_key AS p, min(f.first_at) AS t1, min(f.first_at) AS t FROM report_funnel_steps f
+       WHERE f.site_id = ?1 AND f.name = ${param(q.steps[0]!.event)} AND f.day >= ?2 AND f.day <= ?3${filter(0, "f")} GROUP BY f.profile_key)`,
+  ];
+  for (let i = 1; i < q.steps.length; i++) {
+    ctes.push(
+      `s${i} AS (SELECT * FROM (
+         SELECT s.p, s.t1, min(CASE WHEN f.first_at >= s.t AND f.first_at <= s.t1 + ?5 THEN f.first_at WHEN f.last_at >= s.t AND f.last_at <= s.t1 + ?5 THEN f.last_at END) AS t
+         FROM s${i - 1} s JOIN report_funnel_steps f ON f.site_id = ?1 AND f.name = ${param(q.steps[i]!.event)} AND f.profile_key = s.p AND f.day >= ?2 AND f.day <= ?4${filter(i, "f")}
+         GROUP BY s.p) WHERE t IS NOT NULL)`,
+    );
+  }
+  const counts = q.steps.map((_, i) => `(SELECT count(*) FROM s${i})`).join(", ");
+  const [row] = await d1.prepare(`WITH ${ctes.join(",\n")} SELECT ${counts}`).bind(...params).raw<number[]>();
+  return row;
+}
+
+/** The same funnel counted in memory, for steps whose properties are too varied to list. */
+export async function reachedInMemory(d1: D1Database, q: FunnelQuery): Promise<number[]> {
   const names = [...new Set(q.steps.map((s) => s.event))];
-  const until = dayOf(Date.parse(`${q.to}T00:00:00Z`) + q.withinMs);
   const results = await d1
     .prepare(
       `SELECT name, day, profile_key, first_at, last_at, properties FROM report_funnel_steps
        WHERE site_id = ? AND name IN (SELECT value FROM json_each(?)) AND day >= ? AND day <= ?`,
     )
-    .bind(q.siteId, JSON.stringify(names), q.from, until)
+    .bind(q.siteId, JSON.stringify(names), q.from, untilDay(q))
     .raw<[string, string, string, number, number, string]>();
   const tests = q.steps.map((s) => compileWhere(s.where));
   const end = Date.parse(`${q.to}T00:00:00Z`) + DAY_MS;
@@ -182,18 +245,7 @@ export async function funnelReport(d1: D1Database, q: Range & { siteId: string; 
       reached[i]!++;
     }
   }
-  return {
-    siteId: q.siteId,
-    from: q.from,
-    to: q.to,
-    steps: q.steps.map((s, i) => ({
-      event: s.event,
-      ...(s.where ? { where: s.where } : {}),
-      visitors: reached[i]!,
-      conversion: reached[0]! > 0 ? reached[i]! / reached[0]! : 0,
-      dropOff: i === 0 ? 0 : reached[i - 1]! - reached[i]!,
-    })),
-  };
+  return reached;
 }
 
 export const JOURNEY_LIMIT = 1000;

@@ -315,7 +315,12 @@ export const reportFunnelSteps = sqliteTable(
     lastAt: integer("last_at").notNull(),
     properties: text("properties").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.siteId, t.name, t.day, t.profileKey] }), index("report_funnel_steps_profile").on(t.workspaceId, t.profileKey)],
+  (t) => [
+    primaryKey({ columns: [t.siteId, t.name, t.day, t.profileKey] }),
+    // A funnel's later steps are looked up per visitor.
+    index("report_funnel_steps_visitor").on(t.siteId, t.name, t.profileKey, t.day),
+    index("report_funnel_steps_profile").on(t.workspaceId, t.profileKey),
+  ],
 );
 
 /** Segment entries and exits per day (sizes are their running sum). */
