@@ -31,7 +31,7 @@ SELECT '${siteId}', s.name, date(${t0 / 1000} + ((i / 3 * 7 + (i % 3) * 11) % ${
   ${t0} + ((i / 3 * 7 + (i % 3) * 11) % ${DAYS}) * 86400000 + s.k * 600000 + 3600000 + (i % 97) * 1000,
   CASE WHEN s.name = 'Product Viewed' THEN json_object('category', CASE WHEN i % 2 THEN 'shoes' ELSE 'bags' END) ELSE '{}' END
 FROM n JOIN (SELECT 0 AS k, 'Page Viewed' AS name, 100 AS pct UNION ALL SELECT 1, 'Product Viewed', 70 UNION ALL SELECT 2, 'Added to Cart', 30 UNION ALL SELECT 3, 'Order Completed', 10) s
-WHERE (i * 37 + s.k * 11) % 100 < s.pct
+WHERE (i * 37) % 100 < s.pct
 ON CONFLICT DO NOTHING;
 
 WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < ${DAYS - 1}),
