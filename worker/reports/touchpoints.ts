@@ -4,9 +4,16 @@
  * (`Experiment Viewed`) or a segment entry or exit. Plain functions over the collected event.
  */
 import type { CollectedEvent } from "../collect/normalise";
-import { EXPERIMENT_VIEWED } from "../decisions/exposure";
-import { SEGMENT_ENTERED, SEGMENT_EXITED } from "../pipeline/messages";
 import { NONE } from "./credit";
+
+/*
+ * The events Cohort itself records, named as decisions/exposure.ts and pipeline/messages.ts write
+ * them (spelled out here so this module stays free of Worker bindings and runs in plain Node; the
+ * workerd tests build these events with those modules).
+ */
+export const EXPERIMENT_VIEWED = "Experiment Viewed";
+export const SEGMENT_ENTERED = "Segment Entered";
+export const SEGMENT_EXITED = "Segment Exited";
 
 export const TOUCHPOINT_KINDS = ["touch", "page", "conversion", "exposure", "segment"] as const;
 export type TouchpointKind = (typeof TOUCHPOINT_KINDS)[number];

@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import worker from "../../../worker/index";
 import type { CollectedEvent } from "../../../worker/collect/normalise";
+import { exposureEvent } from "../../../worker/decisions/exposure";
 import type { PipelineMessage } from "../../../worker/pipeline/messages";
 import { adminCall } from "../helpers";
 
@@ -27,10 +28,10 @@ export const referredPage = (ws: string, siteId: string, userId: string, at: num
 export const track = (ws: string, siteId: string, userId: string, at: number, name: string, properties: Record<string, unknown> = {}) =>
   event(ws, siteId, userId, at, { type: "track", event: name, properties } as Partial<CollectedEvent> & { type: "track" });
 
-export const exposure = (ws: string, siteId: string, userId: string, at: number, experienceId: string, variant: string) => {
-  const m = track(ws, siteId, userId, at, "Experiment Viewed", { experiment_id: experienceId, variation_id: variant });
-  if (m.kind === "event") m.event.messageId = `exposure:${experienceId}:${variant}:${m.profileKey}`;
-  return m;
+/** The exposure event the profile records (worker/decisions/exposure.ts). */
+export const exposure = (ws: string, siteId: string, userId: string, at: number, experienceId: string, variant: string): PipelineMessage => {
+  const profileKey = `${ws}:user:${userId}`;
+  return { kind: "event", workspaceId: ws, siteId, profileKey, event: exposureEvent(profileKey, { experienceId, variantId: variant, first: true, anonymous: false }, "Test", at) };
 };
 
 /** Delivers messages as one queue batch; returns what the consumer acked or retried. */

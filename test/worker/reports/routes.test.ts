@@ -2,10 +2,10 @@
 // withdrawal take out of them), validation with a path, and the workspace boundary.
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import type { PipelineMessage } from "../../../worker/pipeline/messages";
+import { membershipMessages, type PipelineMessage } from "../../../worker/pipeline/messages";
 import { reachedInMemory, reachedInSql } from "../../../worker/reports/queries";
 import { adminCall, call, createSite } from "../helpers";
-import { campaignPage, DAY, dayOf, deliver, event, exposure, getJson, T0, track } from "./helpers";
+import { campaignPage, DAY, dayOf, deliver, exposure, getJson, T0, track } from "./helpers";
 
 const WS = "ws_test";
 const HOUR = 3_600_000;
@@ -87,7 +87,7 @@ describe("GET /admin/api/profiles/journey", () => {
       track(WS, site.id, user, T0 + 2 * HOUR, "Order Completed", { revenue: 42 }),
       campaignPage(WS, site.id, user, T0, { source: "newsletter", medium: "email", name: "nov" }),
       exposure(WS, site.id, user, T0 + HOUR, "exp_1", "b"),
-      event(WS, site.id, user, T0 + 30 * 60_000, { type: "track", event: "Segment Entered", properties: { segmentId: "seg_1" } } as any),
+      ...membershipMessages(`${WS}:user:${user}`, site.id, [{ segmentId: "seg_1", member: true, at: T0 + 30 * 60_000 }]),
     ]);
   }
 
