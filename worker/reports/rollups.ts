@@ -18,7 +18,7 @@ import { compileWhere } from "../segments/compile";
 import type { Where } from "../segments/schema";
 import { experienceOf, listExperienceRows } from "../store/experiences";
 import { dayOf, funnelStepOf, touchpointsOf, type Touchpoint, type TouchpointKind } from "./touchpoints";
-import { contributionOf, difference, type Contribution } from "./visitor";
+import { contributionOf, difference, open, openSince, type Contribution } from "./visitor";
 
 type Of<K extends PipelineMessage["kind"]> = Extract<PipelineMessage, { kind: K }>;
 type Writes = Map<Message<PipelineMessage>, D1PreparedStatement[]>;
@@ -188,8 +188,11 @@ export async function reportWrites(d1: D1Database, messages: readonly Message<Pi
       const added = touchpoints.filter((t) => !ids.has(t.id) && (ids.add(t.id), true));
       if (added.length === 0) continue; // a redelivery of what is already counted
       const before = visitors.get(key) ?? { version: 0, contribution: {} };
-      const after = contributionOf([...known, ...added]);
-      push(first, ...visitorStatements(d1, ws, key, before.version, after, difference(before.contribution, after)));
+      const all = [...known, ...added];
+      // Settled days leave both sides alike: what they added stays in the aggregates.
+      const since = openSince(all);
+      const after = contributionOf(all, since);
+      push(first, ...visitorStatements(d1, ws, key, before.version, after, difference(open(before.contribution, since), after)));
     }
   }
 

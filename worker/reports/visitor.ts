@@ -21,12 +21,31 @@ const add = (into: Contribution, key: unknown[], values: number[]) => {
 
 const byTime = (a: Touchpoint, b: Touchpoint) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-export function contributionOf(touchpoints: readonly Touchpoint[]): Contribution {
+/**
+ * Attribution credit of conversions this many days older than the visitor's newest event is final
+ * (no touch can still arrive in their 90-day lookback, short of a week-late delivery): it leaves the
+ * stored contribution, which keeps each visitor's row small however long their history.
+ */
+export const SETTLED_AFTER_DAYS = 97;
+
+/** The first day whose attribution credit is still open for a visitor with these touchpoints. */
+export function openSince(touchpoints: readonly Touchpoint[]): string {
+  const newest = touchpoints.reduce((max, t) => Math.max(max, t.at), -Infinity);
+  return Number.isFinite(newest) ? dayOf(newest - SETTLED_AFTER_DAYS * DAY_MS) : "0000-00-00";
+}
+
+/** A contribution without the settled attribution days (before `since`); experiment counts stay. */
+export function open(contribution: Contribution, since: string): Contribution {
+  return Object.fromEntries(Object.entries(contribution).filter(([key]) => !key.startsWith('["a"') || (JSON.parse(key) as string[])[2]! >= since));
+}
+
+export function contributionOf(touchpoints: readonly Touchpoint[], since = "0000-00-00"): Contribution {
   const out: Contribution = {};
   const sorted = [...touchpoints].sort(byTime);
   const touches = sorted.filter((t) => t.kind === "touch").map((t) => ({ at: t.at, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) }));
   const conversions = sorted.filter((t) => t.kind === "conversion");
   for (const conversion of conversions) {
+    if (dayOf(conversion.at) < since) continue;
     const revenue = Number(conversion.data.revenue ?? 0);
     const day = dayOf(conversion.at);
     for (const model of MODELS) {

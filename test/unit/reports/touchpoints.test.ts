@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { CollectedEvent } from "../../../worker/collect/normalise";
 import { revenueCents, touchOf, touchpointsOf, type Touchpoint } from "../../../worker/reports/touchpoints";
-import { contributionOf, difference } from "../../../worker/reports/visitor";
+import { contributionOf, difference, open, openSince } from "../../../worker/reports/visitor";
 
 const at = "2026-11-10T12:00:00.000Z";
 const ev = (fields: Record<string, unknown>) => ({ type: "track", event: "X", messageId: "m1", timestamp: at, receivedAt: at, context: {}, ...fields }) as unknown as CollectedEvent;
@@ -94,5 +94,19 @@ describe("contributionOf", () => {
     expect(d[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "first", 7, "(direct)", "(none)", "(none)"])]).toEqual([-1_000_000, -250]);
     expect(d[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "first", 7, "news", "email", "n"])]).toEqual([1_000_000, 250]);
     expect(difference(after, after)).toEqual({});
+  });
+
+  it("settles attribution days 97 days before the visitor's newest event: they leave the contribution, unchanged in the aggregates", () => {
+    const old = tp("c-old", -200 * 24 * 60, "conversion", { revenue: 100 });
+    const later = [old, tp("c-new", 0, "conversion", { revenue: 5 })];
+    const since = openSince(later);
+    expect(since).toBe("2026-08-05");
+    const before = contributionOf([old]);
+    const after = contributionOf(later, since);
+    expect(Object.keys(after).some((k) => k.includes("2026-04-24"))).toBe(false);
+    // Nothing is taken from the settled day: both sides leave it out.
+    const d = difference(open(before, since), after);
+    expect(Object.values(d).every((v) => v.every((n) => n >= 0))).toBe(true);
+    expect(Object.keys(d).some((k) => k.includes("2026-04-24"))).toBe(false);
   });
 });
