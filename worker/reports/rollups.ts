@@ -18,7 +18,10 @@ import { compileWhere } from "../segments/compile";
 import type { Where } from "../segments/schema";
 import { experienceOf, listExperienceRows } from "../store/experiences";
 import { dayOf, funnelStepOf, touchpointsOf, type Touchpoint, type TouchpointKind } from "./touchpoints";
-import { contributionOf, difference, open, openSince, type Contribution } from "./visitor";
+import { LOOKBACK_DAYS } from "./credit";
+import { contributionOf, difference, open, openSince, SETTLED_AFTER_DAYS, type Contribution } from "./visitor";
+
+const DAY_MS = 86_400_000;
 
 type Of<K extends PipelineMessage["kind"]> = Extract<PipelineMessage, { kind: K }>;
 type Writes = Map<Message<PipelineMessage>, D1PreparedStatement[]>;
@@ -46,14 +49,19 @@ interface StoredRow {
   data: string;
 }
 
-/** The measured touchpoints already stored for these profiles of one workspace. */
-async function storedTouchpoints(d1: D1Database, workspaceId: string, keys: string[]): Promise<Map<string, Touchpoint[]>> {
+/**
+ * The measured touchpoints already stored for these profiles of one workspace that can still
+ * change a report: exposures and goal events always, other touches and conversions from `after`
+ * (ms; settled attribution needs nothing older).
+ */
+async function storedTouchpoints(d1: D1Database, workspaceId: string, keys: string[], after: number): Promise<Map<string, Touchpoint[]>> {
   const { results } = await d1
     .prepare(
       `SELECT profile_key, id, site_id, at, kind, name, data FROM report_touchpoints
-       WHERE workspace_id = ? AND profile_key IN (SELECT value FROM json_each(?)) AND kind IN ('touch', 'conversion', 'exposure')`,
+       WHERE workspace_id = ? AND profile_key IN (SELECT value FROM json_each(?)) AND kind IN ('touch', 'conversion', 'exposure')
+         AND (at >= ? OR kind = 'exposure' OR (kind = 'conversion' AND json_extract(data, '$.goals') IS NOT NULL))`,
     )
-    .bind(workspaceId, JSON.stringify(keys))
+    .bind(workspaceId, JSON.stringify(keys), after)
     .all<StoredRow>();
   const out = new Map<string, Touchpoint[]>();
   for (const row of results) {
@@ -177,9 +185,14 @@ export async function reportWrites(d1: D1Database, messages: readonly Message<Pi
     const keys = [...profiles.keys()];
     const stored = new Map<string, Touchpoint[]>();
     const visitors = new Map<string, { version: number; contribution: Contribution }>();
+    // A visitor's newest event in the batch bounds what is still open for them (their newest stored
+    // event can only be later): older touches and conversions cannot change a report.
+    const newestOf = (key: string) => Math.max(...profiles.get(key)!.touchpoints.map((t) => t.at));
+    const reach = (SETTLED_AFTER_DAYS + 1 + Math.max(...LOOKBACK_DAYS)) * DAY_MS;
     for (let i = 0; i < keys.length; i += 50) {
       const chunk = keys.slice(i, i + 50);
-      for (const [k, v] of await storedTouchpoints(d1, ws, chunk)) stored.set(k, v);
+      const after = Math.min(...chunk.map(newestOf)) - reach;
+      for (const [k, v] of await storedTouchpoints(d1, ws, chunk, after)) stored.set(k, v);
       for (const [k, v] of await storedVisitors(d1, ws, chunk)) visitors.set(k, v);
     }
     for (const [key, { first, touchpoints }] of profiles) {

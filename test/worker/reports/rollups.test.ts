@@ -40,6 +40,20 @@ describe("attribution rollups", () => {
     expect((await attribution(site.id, "linear", "1d", "source")).rows).toEqual([{ source: "facebook.com", medium: null, campaign: null, conversions: 1, revenue: 100.01 }]);
   });
 
+  it("keeps settled credit once a visitor's history is long: a late redelivery of an old conversion changes nothing", async () => {
+    const site = await createSite();
+    const old = track(WS, site.id, "u-long", T0 - 200 * DAY, "Order Completed", { revenue: 7 });
+    await deliver([campaignPage(WS, site.id, "u-long", T0 - 201 * DAY, { source: "old-news" }), old]);
+    await deliver([track(WS, site.id, "u-long", T0, "Order Completed", { revenue: 3 })]);
+    await deliver([old]);
+    const q = new URLSearchParams({ siteId: site.id, conversion: "Order Completed", model: "first", from: dayOf(T0 - 210 * DAY), to: dayOf(T0) });
+    const { body } = await getJson(`/admin/api/reports/attribution?${q}`);
+    expect(body.rows).toEqual([
+      { source: "old-news", medium: "(none)", campaign: "(none)", conversions: 1, revenue: 7 },
+      { source: "(direct)", medium: "(none)", campaign: "(none)", conversions: 1, revenue: 3 },
+    ]);
+  });
+
   it("credits a conversion with no touch to (direct), revenue from total when there is no revenue", async () => {
     const site = await createSite();
     await deliver([track(WS, site.id, "u-direct", T0, "Order Completed", { total: "19.99" })]);
