@@ -80,7 +80,12 @@ export function touchpointsOf(event: CollectedEvent, siteId: string, goalsOf: (e
     const page = record(event.context.page);
     out.push({ id: event.messageId, siteId, at, kind: "page", name: event.name ?? str(page.path) ?? PAGE_VIEWED, data: pick({ path: page.path, url: page.url, title: page.title }) });
   } else if (event.type === "track") {
-    if (event.event === EXPERIMENT_VIEWED) {
+    // Exposures and segment changes count only when Cohort wrote them: a browser can send any event
+    // name, and what came in through collection always carries `context.bot` (collect/enrich.ts).
+    const own = !("bot" in event.context);
+    if ((event.event === EXPERIMENT_VIEWED || event.event === SEGMENT_ENTERED || event.event === SEGMENT_EXITED) && !own) {
+      // A claimed exposure or segment change: no touchpoint, and not a conversion either.
+    } else if (event.event === EXPERIMENT_VIEWED) {
       const experienceId = str(properties.experiment_id);
       const variant = str(properties.variation_id);
       if (experienceId && variant) out.push({ id: event.messageId, siteId, at, kind: "exposure", name: experienceId, data: { experienceId, variant } });

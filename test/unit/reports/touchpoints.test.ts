@@ -54,6 +54,12 @@ describe("touchpointsOf", () => {
     expect(touchpointsOf(ev({ event: "Order Completed", properties: { total: 12 } }), "s", () => ["e1"])[0]).toMatchObject({ kind: "conversion", data: { revenue: 1200, goals: ["e1"] } });
     expect(touchpointsOf(ev({ type: "identify" }), "s")).toEqual([]);
   });
+
+  it("ignores exposures and segment changes a browser claims (they came through collection, which sets context.bot)", () => {
+    const claimed = { bot: false, page: { path: "/" } };
+    expect(touchpointsOf(ev({ event: "Experiment Viewed", properties: { experiment_id: "e1", variation_id: "b" }, context: claimed }), "s")).toEqual([]);
+    expect(touchpointsOf(ev({ event: "Segment Entered", properties: { segmentId: "g" }, context: claimed }), "s")).toEqual([]);
+  });
 });
 
 describe("contributionOf", () => {

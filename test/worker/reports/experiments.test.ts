@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { PipelineMessage } from "../../../worker/pipeline/messages";
-import { adminCall, createSite } from "../helpers";
+import { adminCall, createSite, eventually, serverPost } from "../helpers";
 import { deliver, exposure, getJson, T0, track } from "./helpers";
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import worker from "../../../worker/index";
@@ -70,6 +70,21 @@ describe("experiment results", () => {
     const even = await experience({ variants });
     await deliverAll([...arm(site.id, even, "a", 150, 20), ...arm(site.id, even, "b", 140, 12)]);
     expect((await getJson(`/admin/api/experiences/${even}/results`)).body.srm.flagged).toBe(false);
+  });
+});
+
+describe("claimed exposures", () => {
+  it("an Experiment Viewed sent through the collection API is archived but not counted as an exposure", async () => {
+    const site = await createSite();
+    const id = await experience({ variants: [{ id: "a", weight: 1, content: { text: "A" } }] });
+    const res = await serverPost(site, "/v1/track", { userId: "forger", event: "Experiment Viewed", properties: { experiment_id: id, variation_id: "a" } });
+    expect(res.status).toBe(200);
+    await eventually(
+      () => env.DB.prepare("SELECT count(*) AS n FROM events WHERE user_id = 'forger'").first<{ n: number }>(),
+      (row) => row!.n === 1,
+    );
+    const { body } = await getJson(`/admin/api/experiences/${id}/results`);
+    expect(body.variants[0].exposed).toBe(0);
   });
 });
 
