@@ -110,7 +110,7 @@ export async function benchReports(log = console.error) {
       const { text } = await ask();
       const times = [];
       for (let i = 0; i < 7; i++) times.push((await ask()).ms);
-      rows.push({ name, medianMs: median(times), maxMs: Math.max(...times), sample: text.slice(0, 160) });
+      rows.push({ name, medianMs: median(times), maxMs: Math.max(...times), sample: text.slice(0, 400) });
       log(`reports: ${name}: median ${median(times).toFixed(0)} ms`);
     }
     return { events: EVENTS, visitors: VISITORS, days: DAYS, rows, target: TARGET_MS };
@@ -134,4 +134,5 @@ export async function benchStep(row, log) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const result = await benchReports();
   console.table(result.rows.map(({ name, medianMs, maxMs }) => ({ report: name, "median ms": Math.round(medianMs), "max ms": Math.round(maxMs), target: `≤ ${TARGET_MS}` })));
+  for (const r of result.rows) console.log(`${r.name}: ${r.sample}…`);
 }
