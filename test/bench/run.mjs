@@ -202,6 +202,8 @@ if (existsSync(segmentsFile)) {
   row("segment rule evaluation", "segments: not built yet", "≥ 2× GrowthBook and json-logic", "n/a");
 }
 
+results.reports = await (await import("./reports.mjs")).benchStep(row, log); // 6. Reports over the rollups of 1M events.
+
 machine.loadAfter = loadavg().map((n) => n.toFixed(2)).join(" ");
 results.rows = rows;
 mkdirSync(join(root, "test/bench/results"), { recursive: true });

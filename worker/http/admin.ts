@@ -16,6 +16,7 @@ import { createSite, IDENTITY_VERIFICATION, listSites, publicSite, rotateIdentit
 import { destinationRoutes } from "./destinations";
 import { segmentExportRoutes } from "./segment-export";
 import { privacyRoutes } from "./privacy";
+import { reportRoutes } from "./reports";
 import { ApiError } from "./errors";
 import { experienceRoutes } from "./experiences";
 import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, securitySchemes, z } from "./openapi";
@@ -29,6 +30,7 @@ admin.route("/segments", segmentRoutes);
 admin.route("/destinations", destinationRoutes);
 admin.route("/experiences", experienceRoutes);
 admin.route("/privacy", privacyRoutes);
+admin.route("/", reportRoutes);
 
 const origin = z
   .string()

@@ -14,6 +14,7 @@ import { entryHash, GENESIS, ledgerSubject } from "../consent/ledger";
 import { consentLedger, events, failedEvents, suppressions } from "../store/schema";
 import { planDeliveries } from "../activation/plan";
 import { runErasure } from "../privacy/erasure";
+import { reportWrites } from "../reports/rollups";
 import { backfillPage } from "./backfill";
 import type { PipelineMessage } from "./messages";
 import { retryDelaySeconds } from "./retry";
@@ -205,6 +206,7 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
   const ledgerStatements = await ledgerWrites(env.DB, db, ledger.map((m) => m.body), env.DATA_SECRET);
   // Ledger rows are chained to each other: they are written together, with the first message.
   if (ledger.length > 0) byMessage.get(ledger[0]!)!.push(...ledgerStatements);
+  for (const [message, statements] of await reportWrites(env.DB, batch.messages, suppressed)) byMessage.get(message)?.push(...statements);
   return byMessage;
 }
 

@@ -11,9 +11,10 @@
  */
 import { profileStub, type ProfileKey } from "../identity/keys";
 import { retryDelaySeconds } from "../pipeline/retry";
+import { forgetStatements } from "../reports/rollups";
 import { scopeOf, type Subject, type SubjectScope } from "./subject";
 
-export const ERASE_STEPS = ["scope", "suppress", "profiles", "events", "failedEvents", "memberships", "index"] as const;
+export const ERASE_STEPS = ["scope", "suppress", "profiles", "events", "failedEvents", "memberships", "index", "reports"] as const;
 export type EraseStep = (typeof ERASE_STEPS)[number];
 type Steps = Record<EraseStep, { done: boolean; count: number }>;
 
@@ -183,6 +184,11 @@ async function runStep(env: ErasureEnv, row: Row, step: EraseStep, scope: Subjec
     case "index":
       await deleteInChunks(db, row.id, step, now, s.keys, (c) => db.prepare(`DELETE FROM profiles WHERE workspace_id = ? AND profile_key IN (${marks(c.length)})`).bind(ws, ...c));
       await markDone(db, row.id, step, now);
+      break;
+    case "reports":
+      // The per-visitor report rows (journeys, funnels); aggregate counts hold no identifier and stay.
+      await db.batch(forgetStatements(db, ws, s.keys));
+      await markDone(db, row.id, step, now, s.keys.length);
       break;
   }
   return s;

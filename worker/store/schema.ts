@@ -396,3 +396,140 @@ export const audienceMembers = sqliteTable(
     index("audience_members_identifiers").on(t.destinationId, t.identifiers),
   ],
 );
+
+/*
+ * Report rollups (DESIGN.md §3 "Measurement — reports", worker/reports/). Kept up to date by the
+ * queue consumer in the same D1 batch as the archive rows; every report reads these, never the
+ * archive. Per-profile tables (touchpoints, visitors, funnel steps, membership dedupe) are dropped on
+ * erasure and consent withdrawal; the aggregate tables hold counts without identifiers and keep them.
+ */
+
+/** One visitor's measured touchpoints (campaign touches, pages, conversions, exposures, segment changes). */
+export const reportTouchpoints = sqliteTable(
+  "report_touchpoints",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    profileKey: text("profile_key").notNull(),
+    /** The event's messageId, with `#touch` for the campaign touch an event also carries. */
+    id: text("id").notNull(),
+    siteId: text("site_id").notNull(),
+    at: integer("at").notNull(),
+    kind: text("kind").notNull(),
+    name: text("name").notNull(),
+    data: text("data").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.profileKey, t.id] }), index("report_touchpoints_time").on(t.workspaceId, t.profileKey, t.at)],
+);
+
+/** What a visitor's touchpoints currently add to the aggregates, so a change is applied as a difference. */
+export const reportVisitors = sqliteTable(
+  "report_visitors",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    profileKey: text("profile_key").notNull(),
+    /** Bumped by every write: a consumer that read an older version aborts its batch and retries. */
+    version: integer("version").notNull(),
+    contribution: text("contribution").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.profileKey] })],
+);
+
+/** Attribution credit per conversion day, conversion event, model, lookback and touch group. */
+export const reportAttribution = sqliteTable(
+  "report_attribution",
+  {
+    siteId: text("site_id").notNull(),
+    day: text("day").notNull(),
+    conversion: text("conversion").notNull(),
+    model: text("model").notNull(),
+    lookbackDays: integer("lookback_days").notNull(),
+    source: text("source").notNull(),
+    medium: text("medium").notNull(),
+    campaign: text("campaign").notNull(),
+    /** Millionths of a conversion. */
+    credit: integer("credit").notNull(),
+    /** Cents. */
+    revenue: integer("revenue").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.conversion, t.model, t.lookbackDays, t.day, t.source, t.medium, t.campaign] })],
+);
+
+/** Experiment results per experience, variant (or `holdout`) and day of the visitor's first exposure. */
+export const reportExperiments = sqliteTable(
+  "report_experiments",
+  {
+    experienceId: text("experience_id").notNull(),
+    variant: text("variant").notNull(),
+    day: text("day").notNull(),
+    exposed: integer("exposed").notNull(),
+    converted: integer("converted").notNull(),
+    /** Cents of goal events after the first exposure. */
+    revenue: integer("revenue").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.experienceId, t.variant, t.day] })],
+);
+
+/** Funnel steps: a visitor's first and last occurrence of an event per day, with the first one's properties. */
+export const reportFunnelSteps = sqliteTable(
+  "report_funnel_steps",
+  {
+    siteId: text("site_id").notNull(),
+    name: text("name").notNull(),
+    day: text("day").notNull(),
+    profileKey: text("profile_key").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    firstAt: integer("first_at").notNull(),
+    lastAt: integer("last_at").notNull(),
+    properties: text("properties").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.siteId, t.name, t.day, t.profileKey] }),
+    // A funnel's later steps are looked up per visitor.
+    index("report_funnel_steps_visitor").on(t.siteId, t.name, t.profileKey, t.day),
+    index("report_funnel_steps_profile").on(t.workspaceId, t.profileKey),
+  ],
+);
+
+/** Segment entries and exits per day (sizes are their running sum). */
+export const reportSegmentDays = sqliteTable(
+  "report_segment_days",
+  {
+    segmentId: text("segment_id").notNull(),
+    day: text("day").notNull(),
+    entered: integer("entered").notNull(),
+    exited: integer("exited").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.day] })],
+);
+
+/** Membership changes already counted (a redelivered change counts once). */
+export const reportMembershipSeen = sqliteTable(
+  "report_membership_seen",
+  {
+    segmentId: text("segment_id").notNull(),
+    profileKey: text("profile_key").notNull(),
+    member: integer("member").notNull(),
+    at: integer("at").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.profileKey, t.member, t.at] }), index("report_membership_seen_profile").on(t.workspaceId, t.profileKey)],
+);
+
+/** Consent answers per site, day, purpose and the signal that decided. */
+export const reportConsentDays = sqliteTable(
+  "report_consent_days",
+  {
+    siteId: text("site_id").notNull(),
+    day: text("day").notNull(),
+    purpose: text("purpose").notNull(),
+    source: text("source").notNull(),
+    granted: integer("granted").notNull(),
+    denied: integer("denied").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.day, t.purpose, t.source] })],
+);
+
+/** Consent changes already counted, by ledger id. */
+export const reportConsentSeen = sqliteTable("report_consent_seen", {
+  id: text("id").primaryKey(),
+});

@@ -1,0 +1,118 @@
+// What an event means to the reports (touch, page, conversion, exposure, segment change), and a
+// visitor's contribution to the aggregates: the same whatever order their events came in.
+import { describe, expect, it } from "vitest";
+import type { CollectedEvent } from "../../../worker/collect/normalise";
+import { revenueCents, touchOf, touchpointsOf, type Touchpoint } from "../../../worker/reports/touchpoints";
+import { contributionOf, difference, open, openSince } from "../../../worker/reports/visitor";
+
+const at = "2026-11-10T12:00:00.000Z";
+const ev = (fields: Record<string, unknown>) => ({ type: "track", event: "X", messageId: "m1", timestamp: at, receivedAt: at, context: {}, ...fields }) as unknown as CollectedEvent;
+
+describe("touchOf", () => {
+  it.each([
+    [{ campaign: { source: "google", medium: "cpc", name: "spring" } }, { source: "google", medium: "cpc", campaign: "spring" }],
+    [{ campaign: { name: "spring" }, referrer: { host: "news.example", type: "referral" } }, { source: "news.example", medium: "referral", campaign: "spring" }],
+    [{ campaign: { gclid: "abc" }, referrer: { host: "www.google.com", type: "paid" } }, { source: "www.google.com", medium: "cpc", campaign: "(none)" }],
+    [{ referrer: { host: "www.bing.com", type: "search" } }, { source: "www.bing.com", medium: "organic", campaign: "(none)" }],
+    [{ referrer: { host: "t.co", type: "social" } }, { source: "t.co", medium: "social", campaign: "(none)" }],
+    [{ referrer: { host: "shop.example", type: "internal" } }, undefined],
+    [{ referrer: { type: "direct" } }, undefined],
+    [{}, undefined],
+  ])("%j → %j", (context, touch) => {
+    expect(touchOf(ev({ context }))).toEqual(touch);
+  });
+});
+
+describe("revenueCents", () => {
+  it.each([
+    [{ revenue: 100.01 }, 10001],
+    [{ revenue: 0.1 + 0.2 }, 30],
+    [{ total: "19.99" }, 1999],
+    [{ revenue: 5, total: 9 }, 500],
+    [{ revenue: -3 }, 0],
+    [{ revenue: "lots" }, 0],
+    [{ revenue: Infinity }, 0],
+    [{}, 0],
+  ])("%j → %i cents", (properties, cents) => {
+    expect(revenueCents(properties)).toBe(cents);
+  });
+});
+
+describe("touchpointsOf", () => {
+  it("makes a touch and a page of a landing page view, nothing of a bot", () => {
+    const page = ev({ type: "page", name: "Landing", context: { campaign: { source: "mail" }, page: { path: "/l", url: "https://s/l" } } });
+    expect(touchpointsOf(page, "site").map((t) => [t.kind, t.id, t.name])).toEqual([
+      ["touch", "m1#touch", "mail"],
+      ["page", "m1", "Landing"],
+    ]);
+    expect(touchpointsOf({ ...page, context: { ...page.context, bot: true } } as CollectedEvent, "site")).toEqual([]);
+  });
+
+  it("reads exposures and segment changes as Cohort writes them, and any other track event as a conversion", () => {
+    expect(touchpointsOf(ev({ event: "Experiment Viewed", properties: { experiment_id: "e1", variation_id: "b" } }), "s")[0]).toMatchObject({ kind: "exposure", data: { experienceId: "e1", variant: "b" } });
+    expect(touchpointsOf(ev({ event: "Segment Exited", properties: { segmentId: "g" } }), "s")[0]).toMatchObject({ kind: "segment", data: { segmentId: "g", member: false } });
+    expect(touchpointsOf(ev({ event: "Order Completed", properties: { total: 12 } }), "s", () => ["e1"])[0]).toMatchObject({ kind: "conversion", data: { revenue: 1200, goals: ["e1"] } });
+    expect(touchpointsOf(ev({ type: "identify" }), "s")).toEqual([]);
+  });
+
+  it("ignores exposures and segment changes a browser claims (they came through collection, which sets context.bot)", () => {
+    const claimed = { bot: false, page: { path: "/" } };
+    expect(touchpointsOf(ev({ event: "Experiment Viewed", properties: { experiment_id: "e1", variation_id: "b" }, context: claimed }), "s")).toEqual([]);
+    expect(touchpointsOf(ev({ event: "Segment Entered", properties: { segmentId: "g" }, context: claimed }), "s")).toEqual([]);
+  });
+});
+
+describe("contributionOf", () => {
+  const tp = (id: string, minutes: number, kind: Touchpoint["kind"], data: Record<string, unknown>, name = "Order Completed"): Touchpoint => ({
+    id,
+    siteId: "s",
+    at: Date.parse(at) + minutes * 60_000,
+    kind,
+    name,
+    data,
+  });
+  const visitor = [
+    tp("t1", 0, "touch", { source: "google", medium: "cpc", campaign: "x" }, "google"),
+    tp("x1", 5, "exposure", { experienceId: "e1", variant: "b" }, "e1"),
+    tp("x2", 6, "exposure", { experienceId: "e1", variant: "a" }, "e1"),
+    tp("c0", -10, "conversion", { revenue: 100, goals: ["e1"] }),
+    tp("c1", 10, "conversion", { revenue: 250, goals: ["e1"] }),
+    tp("c2", 20, "conversion", { revenue: 50, goals: ["e1"] }),
+  ];
+
+  it("is the same for any order of the touchpoints", () => {
+    expect(contributionOf([...visitor].reverse())).toEqual(contributionOf(visitor));
+  });
+
+  it("counts an experiment once from the first exposure, with the goals after it", () => {
+    const c = contributionOf(visitor);
+    expect(c[JSON.stringify(["e", "e1", "b", "2026-11-10"])]).toEqual([1, 1, 300]);
+    expect(Object.keys(c).filter((k) => k.startsWith('["e"'))).toHaveLength(1);
+    // The conversion before the touch is (direct); the two after it are google's.
+    expect(c[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "(direct)", "(none)", "(none)"])]).toEqual([1_000_000, 100]);
+    expect(c[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "google", "cpc", "x"])]).toEqual([2_000_000, 300]);
+  });
+
+  it("a late touch moves the credit: the difference takes it from (direct) and gives it to the touch", () => {
+    const before = contributionOf([tp("c1", 10, "conversion", { revenue: 250 })]);
+    const after = contributionOf([tp("c1", 10, "conversion", { revenue: 250 }), tp("t1", 0, "touch", { source: "news", medium: "email", campaign: "n" }, "news")]);
+    const d = difference(before, after);
+    expect(d[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "first", 7, "(direct)", "(none)", "(none)"])]).toEqual([-1_000_000, -250]);
+    expect(d[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "first", 7, "news", "email", "n"])]).toEqual([1_000_000, 250]);
+    expect(difference(after, after)).toEqual({});
+  });
+
+  it("settles attribution days 97 days before the visitor's newest event: they leave the contribution, unchanged in the aggregates", () => {
+    const old = tp("c-old", -200 * 24 * 60, "conversion", { revenue: 100 });
+    const later = [old, tp("c-new", 0, "conversion", { revenue: 5 })];
+    const since = openSince(later);
+    expect(since).toBe("2026-08-05");
+    const before = contributionOf([old]);
+    const after = contributionOf(later, since);
+    expect(Object.keys(after).some((k) => k.includes("2026-04-24"))).toBe(false);
+    // Nothing is taken from the settled day: both sides leave it out.
+    const d = difference(open(before, since), after);
+    expect(Object.values(d).every((v) => v.every((n) => n >= 0))).toBe(true);
+    expect(Object.keys(d).some((k) => k.includes("2026-04-24"))).toBe(false);
+  });
+});
