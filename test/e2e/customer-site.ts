@@ -74,6 +74,7 @@ ${snippet}
 </html>`;
 }
 
+/** Starts the site on `port` (0: any free one); `defaults` may be filled in after it started. */
 export async function startCustomerSite(port: number, defaults: { cohortUrl: string; writeKey: string }) {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://customer");
@@ -123,6 +124,7 @@ export async function startCustomerSite(port: number, defaults: { cohortUrl: str
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   return {
+    port: (server.address() as { port: number }).port,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

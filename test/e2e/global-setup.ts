@@ -25,7 +25,7 @@ import { devArgs } from "../../scripts/lib/offline.mjs";
 import { signAdminToken } from "../../scripts/lib/token.mjs";
 import { startCustomerSite } from "./customer-site";
 import { startProxy } from "./proxy";
-import { freePort } from "./ports";
+import { reservePort } from "./ports";
 
 export interface E2E {
   /** Cohort (wrangler dev) as the browser addresses it: `http://localhost:<port>`. */
@@ -124,8 +124,14 @@ export default async function setup(project: TestProject) {
     const code = await exited(migrate);
     if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (${code}):\n${readFileSync(log, "utf8")}`);
 
-    const port = await freePort();
-    const customerPort = await freePort();
+    // Ports are held from here until wrangler dev starts: the Worker test pools bind ports meanwhile.
+    const held = await reservePort();
+    const inspector = await reservePort();
+    const port = held.port;
+    const customerDefaults = { cohortUrl: "", writeKey: "" };
+    const customer = await startCustomerSite(0, customerDefaults);
+    cleanups.push(() => customer.close());
+    const customerPort = customer.port;
     const adminSecret = randomBytes(32).toString("base64url");
 
     // The demo workspace, seeded with npm start's own code before wrangler dev opens the state.
@@ -137,10 +143,12 @@ export default async function setup(project: TestProject) {
     const demoToken = await signAdminToken(adminSecret, { role: "admin", workspace: DEMO_WORKSPACE, subject: "e2e" });
     const demoEnvFile = join(dir, "demo", ".cohort", "demo.env");
     writeDemoEnv(demoEnvFile, { url: demoUrl, ...demoKeys, token: demoToken });
+    await held.release();
+    await inspector.release();
     const dev = wrangler(
       devArgs({
         port,
-        inspectorPort: await freePort(),
+        inspectorPort: inspector.port,
         persistTo: dir,
         cookieSecret: randomBytes(32).toString("base64url"),
         adminSecret,
@@ -176,8 +184,7 @@ export default async function setup(project: TestProject) {
     if (!res.ok) throw new Error(`POST /admin/api/sites answered ${res.status}: ${await res.text()}`);
     const site = (await res.json()) as { id: string; writeKey: string; secretKey: string };
 
-    const customer = await startCustomerSite(customerPort, { cohortUrl: url, writeKey: site.writeKey });
-    cleanups.push(() => customer.close());
+    Object.assign(customerDefaults, { cohortUrl: url, writeKey: site.writeKey });
 
     project.provide("e2e", {
       url,
