@@ -65,21 +65,32 @@
    * Signs the visitor in: everything a sign-in sends is here, so a proof of identity (a
    * `userHash` from the server) is one more field in this one call.
    */
+  // The demo's "server" (a demo-only Worker route) proves the sign-in with a userHash, as a real
+  // site's server would render it into the page (README "Verified identity").
   function signIn(email, name) {
     var traits = { email: email };
     if (name) traits.name = name;
-    send("identify", email, traits);
-    // Asked with the identify's own batch: the answer sees the traits just sent.
-    updateHero();
-    $("signin-status").textContent = "Signed in as " + (name || email) + ".";
+    return fetch("/v1/demo/user-hash", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ writeKey: writeKey, userId: email }),
+    })
+      .then(function (res) {
+        return res.json();
+      })
+      .then(function (proof) {
+        send("identify", email, traits, { userHash: proof.userHash });
+        // Asked with the identify's own batch: the answer sees the traits just sent.
+        updateHero();
+        $("signin-status").textContent = "Signed in as " + (name || email) + ".";
+      });
   }
 
   $("signin").addEventListener("submit", function (e) {
     e.preventDefault();
     var email = $("signin-email").value.trim();
     if (!email) return;
-    signIn(email, $("signin-name").value.trim());
-    refreshSoon();
+    signIn(email, $("signin-name").value.trim()).then(refreshSoon);
   });
 
   // --- privacy choices: the tag posts them to /v1/consent, which sets or clears the cookie ------

@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { isbot } from "isbot";
+import { z } from "zod";
 import { ingest } from "../collect/ingest";
 import { MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBatch, parseJson, parseSingle, type ParsedEvents } from "../collect/parse";
 import { EVENT_TYPES, SHORT_TYPES, type EventType } from "../collect/schema";
@@ -16,8 +17,9 @@ import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cook
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
 import { listSegmentRows, liveSegments } from "../store/segments";
-import { findSiteByKey, identityPolicy, isSecretKey, originAllowed } from "../store/sites";
-import { BodyTooLarge, readBody } from "./body";
+import { userHash } from "../identity/verify";
+import { ensureIdentitySecret, findSiteByKey, identityPolicy, isSecretKey, originAllowed } from "../store/sites";
+import { BodyTooLarge, jsonBody, readBody } from "./body";
 import { consentRoute } from "./consent";
 import { decideRoute } from "./decide";
 import { ApiError } from "./errors";
@@ -25,6 +27,8 @@ import { limitByIp, limitEvents } from "./ratelimit";
 import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
 
 export const collect = new Hono<AppEnv>();
+
+const demoHashSchema = z.object({ writeKey: z.string().max(255), userId: z.string().min(1).max(255) });
 
 /**
  * CORS: the tag posts `text/plain` (a simple request, no preflight); SDKs that send JSON or Basic
@@ -159,16 +163,21 @@ collect.get("/projects/:writeKey/settings", async (c) => {
  * the demo's live panel. A foreign page cannot read it: a cross-origin request carries an Origin,
  * which must be one of the site's.
  */
-collect.get("/me", async (c) => {
-  // A browser's userId is a claim anyone can make: a profile reachable through it is not shown to
-  // the browser outside the local demo.
-  if (!demoEnabled(c.env)) throw new ApiError(404, "not_found", "/v1/me is available in demo mode only.");
-  const key = c.req.query("writeKey");
-  if (!key || isSecretKey(key)) throw new ApiError(400, "missing_write_key", "Pass the site's write key as ?writeKey=.", { path: "writeKey" });
+/** The demo's site for a demo-only route: its write key, from one of its own origins. */
+async function demoSite(c: AppContext, key: unknown, route: string) {
+  if (!demoEnabled(c.env)) throw new ApiError(404, "not_found", `${route} is available in demo mode only.`);
+  if (typeof key !== "string" || !key || isSecretKey(key)) throw new ApiError(400, "missing_write_key", "Pass the site's write key as writeKey.", { path: "writeKey" });
   const site = await findSiteByKey(c.env.DB, key);
   if (!site) throw new ApiError(401, "invalid_write_key", "No site has this write key.", { path: "writeKey" });
   const origin = c.req.header("Origin");
   if (origin && !originAllowed(origin, site.origins)) throw new ApiError(403, "origin_not_allowed", `Origin ${origin} is not allowed for this write key.`);
+  return site;
+}
+
+collect.get("/me", async (c) => {
+  // A browser's userId is a claim anyone can make: a profile reachable through it is not shown to
+  // the browser outside the local demo.
+  const site = await demoSite(c, c.req.query("writeKey"), "/v1/me");
   c.header("Cache-Control", "no-store");
   // What the demo panel tells its visitor besides the profile: whether Cohort takes this browser
   // for a bot (counted, never profiled), and the names of the segments the profile is in.
@@ -179,6 +188,18 @@ collect.get("/me", async (c) => {
   const inSegments = new Set(profile?.segments ?? []);
   const named = inSegments.size ? (await listSegmentRows(c.env.DB, site.workspaceId)).filter((s) => inSegments.has(s.id)) : [];
   return c.json({ profile, bot, segmentNames: Object.fromEntries(named.map((s) => [s.id, s.name])) });
+});
+
+/**
+ * `POST /v1/demo/user-hash {writeKey, userId}` (demo mode only): the `userHash` the demo shop's
+ * "server" gives its signed-in visitor. On a real site this is the site's own server's job (README
+ * "Verified identity"): the identity secret never reaches a browser, and no deployed Cohort answers here.
+ */
+collect.post("/demo/user-hash", async (c) => {
+  const body = await jsonBody(c.req.raw, demoHashSchema, MAX_EVENT_BYTES);
+  const site = await demoSite(c, body.writeKey, "/v1/demo/user-hash");
+  c.header("Cache-Control", "no-store");
+  return c.json({ userHash: await userHash(await ensureIdentitySecret(c.env, site), body.userId) });
 });
 
 collect.post("/consent", consentRoute);
