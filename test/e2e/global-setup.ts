@@ -37,6 +37,8 @@ export interface E2E {
   siteId: string;
   writeKey: string;
   secretKey: string;
+  /** The e2e site's identity secret: a test computes `userHash` with it as the site's server would. */
+  identitySecret: string;
   adminToken: string;
   /**
    * The demo workspace as `npm start` seeds it (scripts/lib/demo.mjs: site, "Shoe fans" segment,
@@ -182,7 +184,7 @@ export default async function setup(project: TestProject) {
       body: JSON.stringify({ name: "E2E shop", origins: [customerUrl, url] }),
     });
     if (!res.ok) throw new Error(`POST /admin/api/sites answered ${res.status}: ${await res.text()}`);
-    const site = (await res.json()) as { id: string; writeKey: string; secretKey: string };
+    const site = (await res.json()) as { id: string; writeKey: string; secretKey: string; identitySecret: string };
 
     Object.assign(customerDefaults, { cohortUrl: url, writeKey: site.writeKey });
 
@@ -193,6 +195,7 @@ export default async function setup(project: TestProject) {
       siteId: site.id,
       writeKey: site.writeKey,
       secretKey: site.secretKey,
+      identitySecret: site.identitySecret,
       adminToken,
       demo: { url: demoUrl, ...demoKeys, adminToken: demoToken, envFile: demoEnvFile },
     });

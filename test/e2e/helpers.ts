@@ -1,4 +1,5 @@
 /** Shared helpers for the e2e tests: admin look-ups, polling, the proxy switch, the browser. */
+import { createHmac } from "node:crypto";
 import { inject } from "vitest";
 import { chromium, type Browser, type BrowserContext } from "playwright-core";
 import type { WireConsentResponse } from "../../worker/collect/wire";
@@ -125,4 +126,9 @@ export function launchChromium({ visitor = true }: { visitor?: boolean } = {}): 
       ...(visitor ? [`--user-agent=${VISITOR_USER_AGENT}`] : []),
     ],
   });
+}
+
+/** The userHash the e2e site's server would render for `userId` (README "Verified identity"). */
+export function userHashFor(userId: string): string {
+  return createHmac("sha256", e2e().identitySecret).update(userId).digest("hex");
 }

@@ -13,6 +13,7 @@ import {
   proxyStats,
   setProxy,
   trackNames,
+  userHashFor,
   visitorId,
   type Profile,
 } from "./helpers";
@@ -104,7 +105,7 @@ describe("the tag on a customer's page", () => {
   it("replays calls queued by the stub before it loaded, in order, and identify attaches the userId", async () => {
     const userId = `queued-${Date.now()}`;
     await openPage(
-      customerPage({ pre: [["identify", userId, { plan: "pro", email: "ada@example.com" }], ["track", "Queued Before Load"]] }),
+      customerPage({ pre: [["identify", userId, { plan: "pro", email: "ada@example.com" }, { userHash: userHashFor(userId) }], ["track", "Queued Before Load"]] }),
     );
     const profile = await eventually(() => lookup({ userId }), hasTrack("Queued Before Load"), "the queued calls");
     expect(profile!.traits).toMatchObject({ plan: "pro", email: "ada@example.com" });

@@ -8,6 +8,8 @@ import { describe, expect, it } from "vitest";
 const ROOT = resolve(import.meta.dirname, "../../worker");
 /** The HTTP layer and what only it may use (routes, auth middleware, the app). */
 const HTTP = ["http/", "admin/"];
+/** Orchestration: one request's flow across domains (collection, deciding), called by routes. */
+const FLOWS = ["flows/"];
 const DOMAIN = ["collect/", "consent/", "identity/", "profile/", "segments/", "decisions/", "pipeline/", "activation/", "sources/", "reports/", "predictions/", "privacy/", "store/"];
 
 function files(dir: string): string[] {
@@ -85,10 +87,15 @@ describe("the Worker's import graph", () => {
     expect(modules.get("index.ts")).toContain("http/app.ts");
   });
 
-  it("has no domain module importing the HTTP layer", () => {
+  it("has no domain module importing the HTTP layer or an orchestration flow", () => {
     const upward = [...modules].flatMap(([from, to]) =>
-      DOMAIN.some((d) => from.startsWith(d)) ? to.filter((t) => HTTP.some((h) => t.startsWith(h))).map((t) => `${from} → ${t}`) : [],
+      DOMAIN.some((d) => from.startsWith(d)) ? to.filter((t) => [...HTTP, ...FLOWS].some((h) => t.startsWith(h))).map((t) => `${from} → ${t}`) : [],
     );
+    expect(upward).toEqual([]);
+  });
+
+  it("has flows importing no HTTP module", () => {
+    const upward = [...modules].flatMap(([from, to]) => (FLOWS.some((f) => from.startsWith(f)) ? to.filter((t) => HTTP.some((h) => t.startsWith(h))).map((t) => `${from} → ${t}`) : []));
     expect(upward).toEqual([]);
   });
 

@@ -3,7 +3,7 @@
  */
 import { getCookie } from "hono/cookie";
 import { z } from "zod";
-import { sitePolicy } from "../collect/ingest";
+import { sitePolicy } from "../flows/ingest";
 import { MAX_EVENT_BYTES } from "../collect/parse";
 import { mayProfile, PURPOSES } from "../consent/purposes";
 import { combineExplicit, decodeConsentCookie, decodeSignals, resolveConsent } from "../consent/resolve";

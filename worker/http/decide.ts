@@ -5,7 +5,7 @@ import { getCookie } from "hono/cookie";
 import { z } from "zod";
 import { MAX_EVENT_BYTES } from "../collect/parse";
 import { contextSchema } from "../collect/schema";
-import { decideFor, parseSlots, requestContext } from "../decisions/serve";
+import { decideFor, parseSlots, requestContext } from "../flows/decide";
 import type { AppContext } from "../env";
 import { COOKIE_NAME, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey, type ProfileKey } from "../identity/keys";

@@ -19,7 +19,7 @@
  */
 import { getCookie } from "hono/cookie";
 import { CONSENT_COOKIE } from "../consent/resolve";
-import { decideFor, requestContext } from "../decisions/serve";
+import { decideFor, requestContext } from "../flows/decide";
 import { personalise } from "../decisions/rewrite";
 import type { AppContext } from "../env";
 import { COOKIE_NAME, verifyVisitorCookie } from "../identity/cookie";

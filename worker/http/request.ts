@@ -3,7 +3,7 @@
  * checks), its consent signals, and the identity cookies of its answer.
  */
 import { getCookie } from "hono/cookie";
-import { failedMessage } from "../collect/ingest";
+import { failedMessage } from "../flows/ingest";
 import { CONSENT_COOKIE, encodeConsentCookie, type ConsentSignals } from "../consent/resolve";
 import type { AppContext } from "../env";
 import { COOKIE_MAX_AGE, signVisitorId, visitorCookieHeader } from "../identity/cookie";

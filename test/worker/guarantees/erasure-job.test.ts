@@ -4,7 +4,7 @@
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { ingest } from "../../../worker/collect/ingest";
+import { ingest } from "../../../worker/flows/ingest";
 import { parseBatch } from "../../../worker/collect/parse";
 import { newVisitorId } from "../../../worker/identity/cookie";
 import { profileStub, type ProfileKey } from "../../../worker/identity/keys";

@@ -3,7 +3,7 @@
 import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { ingest } from "../../../worker/collect/ingest";
+import { ingest } from "../../../worker/flows/ingest";
 import { parseBatch, parseSingle } from "../../../worker/collect/parse";
 import { newVisitorId } from "../../../worker/identity/cookie";
 import { profileStub } from "../../../worker/identity/keys";

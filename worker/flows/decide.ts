@@ -11,7 +11,7 @@ import type { ProfileDecision } from "../profile/store";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { liveExperiences } from "../store/experiences";
 import type { Site } from "../store/sites";
-import { decideWithoutProfile } from "./choose";
+import { decideWithoutProfile } from "../decisions/choose";
 import { ApiError } from "../errors";
 
 export const MAX_SLOTS = 20;

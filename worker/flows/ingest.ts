@@ -20,9 +20,9 @@ import type { SegmentDef } from "../segments/membership";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { applyToProfile, mergeProfiles } from "../profile/profiles";
 import type { Site } from "../store/sites";
-import { enrich, type EdgeRequest } from "./enrich";
-import { normalise, type CollectedEvent } from "./normalise";
-import { MAX_EVENT_BYTES, type ParsedEvents, type Rejection } from "./parse";
+import { enrich, type EdgeRequest } from "../collect/enrich";
+import { normalise, type CollectedEvent } from "../collect/normalise";
+import { MAX_EVENT_BYTES, type ParsedEvents, type Rejection } from "../collect/parse";
 
 export interface IngestRequest {
   site: Site;
