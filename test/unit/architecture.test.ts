@@ -99,6 +99,17 @@ describe("the Worker's import graph", () => {
     expect(upward).toEqual([]);
   });
 
+  it("has store/ (the bottom) calling no queue, profile, flow or route", () => {
+    const above = ["pipeline/", "profile/", ...FLOWS, ...HTTP];
+    const upward = [...modules].flatMap(([from, to]) => (from.startsWith("store/") ? to.filter((t) => above.some((a) => t.startsWith(a))).map((t) => `${from} → ${t}`) : []));
+    expect(upward).toEqual([]);
+  });
+
+  it("has the rule language (segments/) standing on its own", () => {
+    const outside = [...modules].flatMap(([from, to]) => (from.startsWith("segments/") ? to.filter((t) => !t.startsWith("segments/")).map((t) => `${from} → ${t}`) : []));
+    expect(outside).toEqual([]);
+  });
+
   it("has no import cycle", () => {
     expect(cycles(modules)).toEqual([]);
   });

@@ -13,6 +13,7 @@ import { enqueueDeliveries } from "./messages";
 import { MAX_QUEUE_DELAY_SECONDS } from "./schedule";
 import { destinationById } from "./store";
 import type { AudienceOp } from "./types";
+import { newId } from "../ids";
 
 /** Profiles looked up per job run (each is a Durable Object call; a Worker invocation's budget is finite). */
 export const ADDS_PER_RUN = 500;
@@ -40,7 +41,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
-const batchId = () => `msg_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+const batchId = () => newId("msg", 16);
 
 export async function runAudienceJob(env: Pick<Env, "DB" | "DELIVERIES" | "PROFILES">, destinationId: string, now: number): Promise<{ added: number; removed: number; dropped: number; waiting: boolean }> {
   const destination = await destinationById(env.DB, destinationId);

@@ -20,6 +20,7 @@ import { webhookHeaders } from "./signing";
 import { signingSecrets, destinationById, type DeliveryRow, type DestinationRow } from "./store";
 import { checkDestinationUrl, localDestinationsAllowed } from "./ssrf";
 import type { PlannedRequest } from "./types";
+import { TtlCache } from "../store/cache";
 
 export const TIMEOUT_MS = 10_000;
 /** How long a claim holds: past it, a crashed attempt's delivery is taken over. */
@@ -115,16 +116,9 @@ function rowOf(raw: Record<string, unknown>): DeliveryRow {
  * refresh it at once.
  */
 export const DESTINATION_CACHE_MS = 5000;
-const destinationCache = new Map<string, { row: DestinationRow | undefined; expires: number }>();
+const destinationCache = new TtlCache<string, DestinationRow | undefined>(DESTINATION_CACHE_MS, 1000);
 
-async function cachedDestination(db: D1Database, id: string, now: number): Promise<DestinationRow | undefined> {
-  const hit = destinationCache.get(id);
-  if (hit && hit.expires > now && hit.expires - now <= DESTINATION_CACHE_MS) return hit.row;
-  const row = await destinationById(db, id);
-  if (destinationCache.size > 1000) destinationCache.clear();
-  destinationCache.set(id, { row, expires: now + DESTINATION_CACHE_MS });
-  return row;
-}
+const cachedDestination = (db: D1Database, id: string, now: number) => destinationCache.getOrLoad(id, () => destinationById(db, id), now);
 
 /** One attempt at delivery `id` (or nothing, when it is done, not due, or taken). */
 export async function attemptDelivery(env: DeliveryEnv, id: string, deps: DeliverDeps = defaultDeps()): Promise<DeliveryResult> {

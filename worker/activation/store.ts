@@ -9,6 +9,7 @@ import { kindOf, type DestinationType } from "./kinds";
 import { enqueueDeliveries } from "./messages";
 import { seal, unseal } from "./secrets";
 import { newSecret } from "./signing";
+import { newId } from "../ids";
 
 export type DestinationRow = typeof destinations.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
@@ -32,7 +33,7 @@ export interface NewDestination {
   enabled?: boolean;
 }
 
-const randomId = () => `dst_${[...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+const randomId = () => newId("dst");
 
 export async function createDestination(env: Pick<Env, "DB" | "DATA_SECRET">, workspaceId: string, input: NewDestination): Promise<{ row: DestinationRow; secret: string }> {
   const secret = newSecret();

@@ -7,6 +7,7 @@ import { enrich } from "../collect/enrich";
 import { normalise } from "../collect/normalise";
 import type { WireDecisions } from "../collect/wire";
 import { profileStub, type ProfileKey } from "../identity/keys";
+import { followMerges } from "../profile/profiles";
 import type { ProfileDecision } from "../profile/store";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { liveExperiences } from "../store/experiences";
@@ -59,15 +60,9 @@ export async function decideFor(env: Pick<Env, "DB" | "PROFILES">, request: Deci
   const base = { experiences, slots: request.slots, context: request.context, now: Date.now(), requestKey: crypto.randomUUID(), siteId: request.site.id, record: request.record };
   if (!request.key) return { decisions: decideWithoutProfile(base).decisions };
   // One call to the profile; a merged one names its target (followed a few hops at most).
-  let key = request.key;
-  let result: ProfileDecision | undefined;
-  for (let hop = 0; hop < 4; hop++) {
-    // Decisions carry JSON content (unknown), which RPC typing cannot name: the shape is ProfileDecision.
-    result = (await profileStub(env.PROFILES, key).decide(base)) as unknown as ProfileDecision;
-    if (!result.forwardedTo) break;
-    key = result.forwardedTo;
-  }
-  if (!result || result.forwardedTo) return { decisions: {} };
+  // Decisions carry JSON content (unknown), which RPC typing cannot name: the shape is ProfileDecision.
+  const { result, key } = await followMerges(env.PROFILES, request.key, async (stub) => (await stub.decide(base)) as unknown as ProfileDecision);
+  if (result.forwardedTo) return { decisions: {} };
   // Recorded first exposures are in the profile's outbox, on their way to the archive.
   if (request.record !== false || result.exposures.length === 0) return { decisions: result.decisions };
   const served = { siteId: request.site.id, now: base.now, assignments: result.assignments, exposures: result.exposures, names: Object.fromEntries(experiences.map((e) => [e.id, e.name ?? ""])) };

@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
+import { cors } from "hono/cors";
 import { isbot } from "isbot";
 import { z } from "zod";
 import { ingest } from "../flows/ingest";
@@ -32,29 +33,19 @@ const demoHashSchema = z.object({ writeKey: z.string().max(255), userId: z.strin
 
 /**
  * CORS: the tag posts `text/plain` (a simple request, no preflight); SDKs that send JSON or Basic
- * auth get a preflight answer. The actual request is checked against the site's origins before
- * anything is read or written, so reflecting the Origin (with credentials, for the cookie) exposes
- * nothing a foreign page could use.
+ * auth get a preflight answer (the headers they ask for, for a day). The actual request is checked
+ * against the site's origins before anything is read or written, so reflecting the Origin (with
+ * credentials, for the cookie) exposes nothing a foreign page could use.
  */
-collect.use("*", async (c, next) => {
-  const origin = c.req.header("Origin");
-  if (c.req.method === "OPTIONS") {
-    return c.body(null, 204, {
-      "Access-Control-Allow-Origin": origin ?? "*",
-      "Access-Control-Allow-Credentials": "true",
-      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-      "Access-Control-Allow-Headers": c.req.header("Access-Control-Request-Headers") ?? "Content-Type, Authorization",
-      "Access-Control-Max-Age": "86400",
-      Vary: "Origin",
-    });
-  }
-  await next();
-  if (origin) {
-    c.res.headers.set("Access-Control-Allow-Origin", origin);
-    c.res.headers.set("Access-Control-Allow-Credentials", "true");
-    c.res.headers.append("Vary", "Origin");
-  }
-});
+collect.use(
+  "*",
+  cors({
+    origin: (origin) => origin || null,
+    credentials: true,
+    allowMethods: ["GET", "POST", "OPTIONS"],
+    maxAge: 86_400,
+  }),
+);
 
 collect.use("*", limitByIp);
 

@@ -14,6 +14,7 @@ import { ApiError, fromZodError } from "./errors";
 import type { Hook } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { adminRoute, adminRouter, fieldOfOption, IdParams, jsonBody, jsonResponse, z } from "./openapi";
+import { newId } from "../ids";
 
 export const experienceRoutes = adminRouter();
 const tags = ["Experiences"];
@@ -94,7 +95,7 @@ experienceRoutes.openapi(
   async (c) => {
     const experience = c.req.valid("json");
     await checkAudience(c, experience);
-    const id = `exp_${[...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+    const id = newId("exp");
     const [row] = await drizzle(c.env.DB).insert(experiences).values({ id, workspaceId: c.get("admin").ws, slot: experience.slot, body: experience }).returning();
     forgetExperiences(c.get("admin").ws);
     return c.json(present(row!), 201);

@@ -22,12 +22,13 @@ import {
   sampleProfiles,
   segmentMembers,
   segmentSize,
-  startBackfill,
   type SegmentRow,
 } from "../store/segments";
 import { Rule as RuleSchema } from "../segments/schema";
 import { ApiError } from "./errors";
 import { adminRoute, adminRouter, ErrorEnvelope, IdParams, jsonBody, jsonResponse, RuleInput, z } from "./openapi";
+import { newId } from "../ids";
+import { startBackfill } from "../pipeline/backfill";
 
 export const segmentRoutes = adminRouter();
 segmentRoutes.openAPIRegistry.register("Rule", RuleSchema);
@@ -57,7 +58,7 @@ export const SegmentView = z
   .openapi("Segment");
 
 function randomId(): string {
-  return `seg_${[...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return newId("seg");
 }
 
 /** Validates a rule, and that the segments it names exist and form no cycle. */

@@ -12,7 +12,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { profileStub, type ProfileKey } from "../identity/keys";
-import { BACKFILL_PAGE, getSegment, liveSegments, profilePage, ruleOf } from "../store/segments";
+import { BACKFILL_PAGE, forgetSegments, getSegment, liveSegments, profileCount, profilePage, ruleOf, type SegmentRow } from "../store/segments";
 import { segments } from "../store/schema";
 import { enqueue, membershipMessages, type PipelineMessage } from "./messages";
 
@@ -105,4 +105,17 @@ export async function backfillPage(env: Pick<Env, "DB" | "PROFILES" | "EVENTS">,
   // Another delivery of this page recorded it first: the chain goes on from there, not from here.
   if (recorded!.meta.changes !== 1) return;
   await handOver(env, message, next);
+}
+
+/** Starts evaluating a (new version of a) segment over every profile: progress is on the segment. */
+export async function startBackfill(env: Pick<Env, "DB" | "EVENTS">, row: SegmentRow): Promise<SegmentRow> {
+  const total = await profileCount(env.DB, row.workspaceId);
+  const [updated] = await drizzle(env.DB)
+    .update(segments)
+    .set({ backfillTotal: total, backfillDone: 0 })
+    .where(and(eq(segments.id, row.id), eq(segments.version, row.version)))
+    .returning();
+  forgetSegments(row.workspaceId);
+  await enqueue(env.EVENTS, [{ kind: "backfill", workspaceId: row.workspaceId, segmentId: row.id, version: row.version, cursor: null }]);
+  return updated ?? row;
 }

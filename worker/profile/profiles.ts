@@ -8,15 +8,27 @@ import type { ApplyRequest, ApplyResult, ProfileView } from "./store";
 
 const MAX_HOPS = 4;
 
+type Stub = ReturnType<typeof profileStub>;
+
+/**
+ * Calls a profile, and the profile it was merged into when it answers with a forward pointer,
+ * a few hops at most: every call that may land on a merged profile goes through here. Returns the
+ * last answer and the key that gave it (`forwardedTo` still set when the hops ran out).
+ */
+export async function followMerges<T extends { forwardedTo?: ProfileKey }>(namespace: Env["PROFILES"], key: ProfileKey, call: (stub: Stub, key: ProfileKey) => Promise<T>): Promise<{ result: T; key: ProfileKey }> {
+  let result = await call(profileStub(namespace, key), key);
+  for (let hop = 1; hop < MAX_HOPS && result.forwardedTo; hop++) {
+    key = result.forwardedTo;
+    result = await call(profileStub(namespace, key), key);
+  }
+  return { result, key };
+}
+
 /** Applies events, following forward pointers left by merges. */
 export async function applyToProfile(namespace: Env["PROFILES"], request: ApplyRequest): Promise<ApplyResult & { key: ProfileKey }> {
-  let key = request.key;
-  for (let hop = 0; hop < MAX_HOPS; hop++) {
-    const result = await profileStub(namespace, key).apply({ ...request, key });
-    if (!result.forwardedTo) return { ...result, key };
-    key = result.forwardedTo;
-  }
-  throw new Error(`profile ${request.key}: too many merge pointers`);
+  const { result, key } = await followMerges(namespace, request.key, (stub, key) => stub.apply({ ...request, key }));
+  if (result.forwardedTo) throw new Error(`profile ${request.key}: too many merge pointers`);
+  return { ...result, key };
 }
 
 /** The profile a key leads to (after merges), or null. */
@@ -26,12 +38,8 @@ export async function viewProfile(namespace: Env["PROFILES"], key: ProfileKey): 
 
 /** Where a key's events land now (the end of its merge pointers). */
 export async function currentKey(namespace: Env["PROFILES"], key: ProfileKey): Promise<ProfileKey> {
-  for (let hop = 0; hop < MAX_HOPS; hop++) {
-    const next = await profileStub(namespace, key).mergedInto();
-    if (!next) return key;
-    key = next;
-  }
-  return key;
+  const { result, key: last } = await followMerges(namespace, key, async (stub) => ({ forwardedTo: await stub.mergedInto() }));
+  return result.forwardedTo ?? last;
 }
 
 /**

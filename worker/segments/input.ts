@@ -12,8 +12,20 @@
  * - `identify`, `group` and `alias` calls are not events for rules (their traits are).
  * Names are case-sensitive, like Segment's.
  */
-import type { RecentEvent } from "../profile/effects";
 import type { Purpose } from "./schema";
+
+/**
+ * An event as a profile keeps it, as far as rules read it (the profile's own row type has these
+ * fields and more; the rule language does not depend on it).
+ */
+export interface StoredEvent {
+  type: string;
+  event?: string;
+  name?: string;
+  timestamp: string;
+  properties: Record<string, unknown>;
+  page?: { url?: string; path?: string; title?: string };
+}
 
 export const PAGE_EVENT = "Page Viewed";
 export const SCREEN_EVENT = "Screen Viewed";
@@ -61,7 +73,7 @@ export function eventNameOf(call: { type: string; event?: string }): string | un
 }
 
 /** A profile's stored recent event as rules see it, or undefined when rules ignore it. */
-export function segmentEventOf(recent: RecentEvent): SegmentEvent | undefined {
+export function segmentEventOf(recent: StoredEvent): SegmentEvent | undefined {
   const name = eventNameOf(recent);
   const at = Date.parse(recent.timestamp);
   if (name === undefined || Number.isNaN(at)) return undefined;

@@ -6,11 +6,12 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { parseExperience, type StoredExperience } from "../decisions/schema";
 import { experiences } from "./schema";
+import { TtlCache } from "./cache";
 
 export type ExperienceRow = typeof experiences.$inferSelect;
 export const EXPERIENCE_CACHE_MS = 30_000;
 
-const cache = new Map<string, { list: StoredExperience[]; expires: number }>();
+const cache = new TtlCache<string, StoredExperience[]>(EXPERIENCE_CACHE_MS);
 
 export function experienceOf(row: ExperienceRow): StoredExperience {
   const parsed = parseExperience(row.body);
@@ -37,11 +38,7 @@ export async function getExperience(db: D1Database, workspaceId: string, id: str
 
 /** The workspace's experiences that may be decided (status live), cached. */
 export async function liveExperiences(db: D1Database, workspaceId: string): Promise<StoredExperience[]> {
-  const hit = cache.get(workspaceId);
-  if (hit && hit.expires > Date.now()) return hit.list;
-  const list = (await listExperienceRows(db, workspaceId)).map(experienceOf).filter((e) => e.status === "live");
-  cache.set(workspaceId, { list, expires: Date.now() + EXPERIENCE_CACHE_MS });
-  return list;
+  return cache.getOrLoad(workspaceId, async () => (await listExperienceRows(db, workspaceId)).map(experienceOf).filter((e) => e.status === "live"));
 }
 
 export function forgetExperiences(workspaceId: string): void {

@@ -1,23 +1,23 @@
 /**
  * Segments in D1: their definitions (versioned), sizes from the memberships index, and the
- * backfill that evaluates a new or changed segment over every existing profile through the queue.
+ * profile index a backfill pages through (the backfill itself is `pipeline/backfill.ts`).
  * The live definitions of a workspace are cached per isolate, so the collection path reads no D1.
  */
 import { and, asc, count, eq, gt, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { enqueue } from "../pipeline/messages";
 import type { Experience } from "../decisions/schema";
 import { parseRule, referencedSegments, type Rule } from "../segments";
 import type { SegmentDef } from "../segments/membership";
 import { experienceOf, listExperienceRows } from "./experiences";
 import { memberships, profiles, segments } from "./schema";
+import { TtlCache } from "./cache";
 
 export type SegmentRow = typeof segments.$inferSelect;
 export const SEGMENT_CACHE_MS = 30_000;
 /** Profiles per backfill message. */
 export const BACKFILL_PAGE = 50;
 
-const cache = new Map<string, { defs: SegmentDef[]; expires: number }>();
+const cache = new TtlCache<string, SegmentDef[]>(SEGMENT_CACHE_MS);
 
 /** The rule of a stored segment (stored validated, as `{version, rule}`). */
 export const ruleOf = (row: Pick<SegmentRow, "rule">): Rule => {
@@ -29,12 +29,10 @@ export const ruleOf = (row: Pick<SegmentRow, "rule">): Rule => {
 export const defOf = (row: SegmentRow): SegmentDef => ({ id: row.id, version: row.version, rule: ruleOf(row) });
 
 export async function liveSegments(db: D1Database, workspaceId: string): Promise<SegmentDef[]> {
-  const hit = cache.get(workspaceId);
-  if (hit && hit.expires > Date.now()) return hit.defs;
-  const rows = await drizzle(db).select().from(segments).where(and(eq(segments.workspaceId, workspaceId), isNull(segments.deletedAt)));
-  const defs = rows.map(defOf);
-  cache.set(workspaceId, { defs, expires: Date.now() + SEGMENT_CACHE_MS });
-  return defs;
+  return cache.getOrLoad(workspaceId, async () => {
+    const rows = await drizzle(db).select().from(segments).where(and(eq(segments.workspaceId, workspaceId), isNull(segments.deletedAt)));
+    return rows.map(defOf);
+  });
 }
 
 export function forgetSegments(workspaceId: string): void {
@@ -90,18 +88,6 @@ export async function profilePage(db: D1Database, workspaceId: string, cursor: s
   return rows.map((r) => r.key);
 }
 
-/** Starts evaluating a (new version of a) segment over every profile: progress is on the segment. */
-export async function startBackfill(env: Pick<Env, "DB" | "EVENTS">, row: SegmentRow): Promise<SegmentRow> {
-  const total = await profileCount(env.DB, row.workspaceId);
-  const [updated] = await drizzle(env.DB)
-    .update(segments)
-    .set({ backfillTotal: total, backfillDone: 0 })
-    .where(and(eq(segments.id, row.id), eq(segments.version, row.version)))
-    .returning();
-  forgetSegments(row.workspaceId);
-  await enqueue(env.EVENTS, [{ kind: "backfill", workspaceId: row.workspaceId, segmentId: row.id, version: row.version, cursor: null }]);
-  return updated ?? row;
-}
 
 /** Who names a segment: the workspace's live segments (in their rules) and experiences (in their audience). */
 export interface SegmentReferences {

@@ -10,6 +10,8 @@ import { drizzle } from "drizzle-orm/d1";
 import type { IdentityPolicy } from "../identity/verify";
 import { sites, workspaces } from "./schema";
 import { open, seal } from "./seal";
+import { TtlCache } from "./cache";
+import { randomHex } from "../ids";
 
 export type Site = typeof sites.$inferSelect;
 export const IDENTITY_VERIFICATION = ["required", "off"] as const;
@@ -17,15 +19,11 @@ export type IdentityVerification = (typeof IDENTITY_VERIFICATION)[number];
 export const SITE_CACHE_MS = 30_000;
 const MAX_CACHED = 10_000;
 
-const cache = new Map<string, { site: Site | undefined; expires: number }>();
+/** Lookups by key; unknown keys are cached too (a flood of bad keys reads D1 once each), within a bound. */
+const cache = new TtlCache<string, Site | undefined>(SITE_CACHE_MS, MAX_CACHED);
 
 export const isSecretKey = (key: string) => key.startsWith("sk_");
 
-function randomToken(bytes = 18): string {
-  let out = "";
-  for (const b of crypto.getRandomValues(new Uint8Array(bytes))) out += b.toString(16).padStart(2, "0");
-  return out;
-}
 
 export async function sha256Hex(value: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
@@ -37,20 +35,16 @@ export async function sha256Hex(value: string): Promise<string> {
  * key), a write key by equality; both are indexed lookups, not comparisons over all sites.
  */
 export async function findSiteByKey(db: D1Database, key: string): Promise<Site | undefined> {
-  const hit = cache.get(key);
-  if (hit && hit.expires > Date.now()) return hit.site;
-  const d = drizzle(db);
-  const condition = isSecretKey(key) ? eq(sites.secretKeyHash, await sha256Hex(key)) : eq(sites.writeKey, key);
-  const [site] = await d.select().from(sites).where(condition).limit(1);
-  // Unknown keys are cached too (a flood of bad keys reads D1 once each), within a bound.
-  if (cache.size >= MAX_CACHED) cache.clear();
-  cache.set(key, { site, expires: Date.now() + SITE_CACHE_MS });
-  return site;
+  return cache.getOrLoad(key, async () => {
+    const condition = isSecretKey(key) ? eq(sites.secretKeyHash, await sha256Hex(key)) : eq(sites.writeKey, key);
+    const [site] = await drizzle(db).select().from(sites).where(condition).limit(1);
+    return site;
+  });
 }
 
 /** Drops cached lookups of a site after it changed (this isolate; others expire on their own). */
 export function forgetSite(site: Pick<Site, "id">): void {
-  for (const [key, entry] of cache) if (entry.site?.id === site.id) cache.delete(key);
+  cache.deleteWhere((cached) => cached?.id === site.id);
   identitySecrets.delete(site.id);
   enabled = undefined;
 }
@@ -59,7 +53,7 @@ export function forgetSite(site: Pick<Site, "id">): void {
 const identitySecrets = new Map<string, { sealed: string; secret: string }>();
 /** What a sealed identity secret is bound to: its site (a sealed value copied to another row does not open). */
 const sealContext = (siteId: string) => `site-identity-secret:${siteId}`;
-const newIdentitySecret = () => `idsec_${randomToken(32)}`;
+const newIdentitySecret = () => `idsec_${randomHex(32)}`;
 
 /**
  * A site's identity secret, decrypted (cached per isolate), or undefined when the site has none
@@ -156,14 +150,14 @@ export async function createSite(
   input: NewSite,
 ): Promise<{ site: Site; secretKey: string; identitySecret: string }> {
   const d = drizzle(env.DB);
-  const secretKey = `sk_${randomToken(24)}`;
+  const secretKey = `sk_${randomHex(24)}`;
   const identitySecret = newIdentitySecret();
-  const id = `site_${randomToken(8)}`;
+  const id = `site_${randomHex(8)}`;
   const values = {
     id,
     workspaceId,
     name: input.name,
-    writeKey: `wk_${randomToken(12)}`,
+    writeKey: `wk_${randomHex(12)}`,
     secretKeyHash: await sha256Hex(secretKey),
     identitySecretSealed: await seal(env.DATA_SECRET, identitySecret, sealContext(id)),
     origins: input.origins,
