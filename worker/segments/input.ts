@@ -19,6 +19,7 @@ import type { Purpose } from "./schema";
  * fields and more; the rule language does not depend on it).
  */
 export interface StoredEvent {
+  messageId?: string;
   type: string;
   event?: string;
   name?: string;
