@@ -132,3 +132,25 @@ describe("bots", () => {
     expect((await env.DB.prepare("SELECT SUM(count) AS n FROM cookieless_counts WHERE site_id = ?").bind(site.id).first<{ n: number }>())?.n).toBe(1);
   });
 });
+
+describe("a browser batch naming many userIds", () => {
+  it("touches the cookie's profile and at most one user, however many ids it names", async () => {
+    const site = await createSite({}, "ws_fanout");
+    const { userHashFor } = await import("../helpers");
+    const claims = Array.from({ length: 300 }, (_, i) => ({ type: "track", userId: `claimed-${i}`, event: "Fan Out" }));
+    const verified = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => ({ type: "track", userId: `proven-${i}`, event: "Fan Out", context: { identity: { userHash: await userHashFor(site, `proven-${i}`) } } })),
+    );
+    const res = await browserClaim(site, "/v1/batch", { batch: [...claims, ...verified] });
+    expect(res.status).toBe(200);
+    const body = await res.json<{ accepted: number; rejected: { code: string }[] }>();
+    expect(body.accepted).toBe(301);
+    expect(body.rejected).toHaveLength(19);
+    expect(new Set(body.rejected.map((r) => r.code))).toEqual(new Set(["too_many_users"]));
+    expect((await lookup("userId=proven-0", "ws_fanout")).status).toBe(200);
+    for (const id of ["claimed-0", "claimed-299", "proven-1", "proven-19"]) expect((await lookup(`userId=${id}`, "ws_fanout")).status).toBe(404);
+    await drainQueue();
+    const profiles = await env.DB.prepare("SELECT COUNT(*) AS n FROM profiles WHERE workspace_id = 'ws_fanout'").first<{ n: number }>();
+    expect(profiles?.n).toBeLessThanOrEqual(2);
+  }, 30_000);
+});
