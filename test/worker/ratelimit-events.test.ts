@@ -23,10 +23,15 @@ describe("rate limits by events", () => {
     const site = await createSite();
     // From the EEA without consent: cookieless, so the test measures the limiter, not profiles.
     const send = (ip: string, body = batchOf(500)) => browserPost(site, "/v1/batch", body, { "CF-Connecting-IP": ip }, "DE");
+    // The limiter counts in windows of a minute; a run that crosses a window's edge starts afresh
+    // once, so the refusal comes at the 13th batch, or at the latest one window's worth later.
+    // Counted by requests (25 < 600), none of these would ever be refused.
     const statuses: number[] = [];
-    for (let i = 0; i < 13; i++) statuses.push((await send("198.51.100.20")).status);
-    expect(statuses.slice(0, 11)).toEqual(Array(11).fill(200));
-    expect(statuses.at(-1)).toBe(429);
+    while (statuses.length < 25 && statuses.at(-1) !== 429) statuses.push((await send("198.51.100.20")).status);
+    const refusedAt = statuses.indexOf(429);
+    expect(refusedAt).toBeGreaterThanOrEqual(12);
+    expect(refusedAt).toBeLessThanOrEqual(24);
+    expect(statuses.slice(0, refusedAt)).toEqual(Array(refusedAt).fill(200));
     const small = await send("198.51.100.20", batchOf(1));
     expect(small.status).toBe(429);
     expect(small.headers.get("Retry-After")).toBe("60");
