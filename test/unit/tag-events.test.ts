@@ -80,3 +80,14 @@ describe("tag events", () => {
     expect(ids.size).toBe(3);
   });
 });
+
+// Last: it leaves a userId and userHash behind in the tag module.
+it("sends the userHash with the identify and with later events of that user, and drops it for another user", () => {
+  const hash = "a".repeat(64);
+  expect(event("identify", "u-1", { plan: "pro" }, { userHash: hash })).toMatchObject({ type: "identify", userId: "u-1", traits: { plan: "pro" }, context: { identity: { userHash: hash } } });
+  expect(event("track", "Clicked")).toMatchObject({ userId: "u-1", context: { identity: { userHash: hash } } });
+  const other = event("identify", "u-2", {});
+  expect(other.userId).toBe("u-2");
+  expect(other.context).not.toHaveProperty("identity");
+  expect(event("track", "Clicked").context).not.toHaveProperty("identity");
+});

@@ -26,6 +26,7 @@ import { decideRoute } from "./decide";
 import { ApiError } from "./errors";
 import { limitByIp, limitEvents } from "./ratelimit";
 import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
+import type { WireDecidingResponse, WireResponse } from "../collect/wire";
 
 export const collect = new Hono<AppEnv>();
 
@@ -111,11 +112,11 @@ function handler(kind: EventType | "batch") {
       });
     }
     await setIdentityCookies(c, site, result);
-    const answer = { success: true, accepted: result.accepted, rejected: result.rejected.map(({ payload: _payload, ...r }) => r) };
+    const answer = { success: true, accepted: result.accepted, rejected: result.rejected.map(({ payload: _payload, ...r }) => r) } satisfies WireResponse;
     if (slots.length === 0) return c.json(answer);
     // Decisions reflect the events just applied: the same profile, right after them.
     const decided = await decideFor(c.env, { site, slots, context: result.context, key: result.profile?.key });
-    return c.json({ ...answer, decisions: decided.decisions });
+    return c.json({ ...answer, decisions: decided.decisions } satisfies WireDecidingResponse);
   };
 }
 

@@ -17,6 +17,7 @@ import { liveSegments } from "../store/segments";
 import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { authenticate, basicAuthKey, requestConsent, setIdentityCookies } from "./request";
+import type { WireConsentResponse } from "../collect/wire";
 
 export const consentSchema = z.object({
   writeKey: z.string().max(255).optional(),
@@ -75,5 +76,5 @@ export async function consentRoute(c: AppContext) {
     signals,
   });
   c.header("Cache-Control", "no-store");
-  return c.json({ consent: { purposes: consent.purposes, sources: consent.sources, policyVersion: consent.policyVersion } });
+  return c.json({ consent: { purposes: consent.purposes, sources: consent.sources, policyVersion: consent.policyVersion } } satisfies WireConsentResponse);
 }

@@ -12,6 +12,7 @@ import { profileKey, type ProfileKey } from "../identity/keys";
 import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { authenticate, basicAuthKey } from "./request";
+import type { WireDecideResponse } from "../collect/wire";
 
 export const decideSchema = z.object({
   writeKey: z.string().max(255).optional(),
@@ -40,5 +41,5 @@ export async function decideRoute(c: AppContext) {
   }
   const decided = await decideFor(c.env, { site, slots, context: requestContext(body.context, edge), key });
   c.header("Cache-Control", "no-store");
-  return c.json({ decisions: decided.decisions });
+  return c.json({ decisions: decided.decisions } satisfies WireDecideResponse);
 }
