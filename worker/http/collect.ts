@@ -188,6 +188,7 @@ collect.get("/me", async (c) => {
  * "Verified identity"): the identity secret never reaches a browser, and no deployed Cohort answers here.
  */
 collect.post("/demo/user-hash", async (c) => {
+  if (!demoEnabled(c.env)) throw new ApiError(404, "not_found", "/v1/demo/user-hash is available in demo mode only.");
   const body = await jsonBody(c.req.raw, demoHashSchema, MAX_EVENT_BYTES);
   const site = await demoSite(c, body.writeKey, "/v1/demo/user-hash");
   c.header("Cache-Control", "no-store");

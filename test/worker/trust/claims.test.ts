@@ -154,3 +154,12 @@ describe("a browser batch naming many userIds", () => {
     expect(profiles?.n).toBeLessThanOrEqual(2);
   }, 30_000);
 });
+
+describe("the demo's userHash route", () => {
+  it("does not exist outside the local demo: no deployed Cohort hands out proofs", async () => {
+    const site = await createSite({}, "ws_demo_hash");
+    const res = await browserClaim(site, "/v1/demo/user-hash", { userId: "ada" });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: "not_found" } });
+  });
+});
