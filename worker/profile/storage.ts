@@ -98,13 +98,7 @@ export class ProfileStorage {
 
   /** Applies one event's effects, within the profile's bounds. */
   store(messageId: string, effects: Effects, now: number): void {
-    let identityCount: number | undefined;
-    for (const identity of effects.identities) {
-      identityCount ??= this.count(identities);
-      if (identityCount >= MAX_IDENTITIES) break;
-      const added = this.db.insert(identities).values({ kind: identity.kind, value: identity.value, firstSeen: now }).onConflictDoNothing().returning({ k: identities.kind }).all();
-      identityCount += added.length;
-    }
+    for (const identity of effects.identities) this.addIdentity(identity.kind, identity.value, now);
     const traitEntries = Object.entries(effects.traits ?? {});
     if (traitEntries.length > 0) this.setTraits(traitEntries.map(([name, value]) => ({ name, value: JSON.stringify(value ?? null), updatedAt: effects.at })), false);
     for (const name of effects.counters) this.increment(name, 1);
@@ -141,9 +135,15 @@ export class ProfileStorage {
     this.db.insert(counters).values({ name: target, count: by }).onConflictDoUpdate({ target: counters.name, set: { count: sql`${counters.count} + ${by}` } }).run();
   }
 
+  /**
+   * Binds an identity, up to MAX_IDENTITIES (the first bindings stay). Most events repeat one the
+   * profile has: only a new one is counted, so the common case is one insert that does nothing.
+   */
   addIdentity(kind: string, value: string, now: number): void {
-    if (this.count(identities) >= MAX_IDENTITIES) return;
-    this.db.insert(identities).values({ kind, value, firstSeen: now }).onConflictDoNothing().run();
+    const added = this.db.insert(identities).values({ kind, value, firstSeen: now }).onConflictDoNothing().returning({ k: identities.kind }).all();
+    if (added.length > 0 && this.count(identities) > MAX_IDENTITIES) {
+      this.db.delete(identities).where(and(eq(identities.kind, kind), eq(identities.value, value))).run();
+    }
   }
 
   private count(table: typeof identities | typeof counters | typeof traits | typeof seen | typeof mergedFrom | typeof assignments): number {

@@ -20,7 +20,7 @@ import { parseProfileKey, type ProfileKey } from "../identity/keys";
 import { enqueue, forgetMessage, membershipMessages, stripAdsMessage, type PipelineMessage } from "../pipeline/messages";
 import { compileRule, explain, segmentContextOf, segmentEventOf, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
-import { DAY, RECENT_EVENTS, type ApplyRequest, type ApplyResult, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
+import { DAY, type ApplyRequest, type ApplyResult, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
 import { MAX_SNAPSHOT_BYTES, PRUNE_EVERY } from "./limits";
 import { countersToAdd, type ProfileSnapshot } from "./merge";

@@ -5,7 +5,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { profileStub, type ProfileKey } from "../../../worker/identity/keys";
-import { MAX_COUNTERS, MAX_TRAITS, OTHER_EVENTS } from "../../../worker/profile/limits";
+import { MAX_COUNTERS, MAX_IDENTITIES, MAX_TRAITS, OTHER_EVENTS } from "../../../worker/profile/limits";
 import type { ProfileStore } from "../../../worker/profile/store";
 import { adminCall, createSite, eventually, lookup, serverPost } from "../helpers";
 
@@ -158,6 +158,17 @@ describe("the outbox", () => {
 });
 
 describe("the profile's bounds", () => {
+  it("keeps at most MAX_IDENTITIES identities, the first bindings first", async () => {
+    const site = await createSite({}, "ws_bounds_ids");
+    const batch = Array.from({ length: MAX_IDENTITIES + 20 }, (_, i) => ({ type: "group", userId: "u-ids", groupId: `g${i}` }));
+    expect((await serverPost(site, "/v1/batch", { batch })).status).toBe(200);
+    const profile = await (await lookup("userId=u-ids", "ws_bounds_ids")).json<{ identities: { kind: string; value: string }[] }>();
+    expect(profile.identities).toHaveLength(MAX_IDENTITIES);
+    expect(profile.identities).toContainEqual({ kind: "userId", value: "u-ids" });
+    expect(profile.identities).toContainEqual({ kind: "groupId", value: "g0" });
+    expect(profile.identities).not.toContainEqual({ kind: "groupId", value: `g${MAX_IDENTITIES + 19}` });
+  });
+
   it("keeps at most MAX_TRAITS trait names, still updating held ones", async () => {
     const site = await createSite({}, "ws_bounds");
     const traits = Object.fromEntries(Array.from({ length: MAX_TRAITS + 20 }, (_, i) => [`t${String(i).padStart(4, "0")}`, i]));
