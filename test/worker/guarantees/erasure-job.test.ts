@@ -12,7 +12,7 @@ import worker from "../../../worker/index";
 import type { PipelineMessage } from "../../../worker/pipeline/messages";
 import { ERASE_STEPS, LEASE_MS, openErasure, runErasure } from "../../../worker/privacy/erasure";
 import { findSiteByKey, type Site } from "../../../worker/store/sites";
-import { adminCall, createSite, type TestSite } from "../helpers";
+import { adminCall, createSite, drainQueue, type TestSite } from "../helpers";
 
 const WS = "ws_erasejob";
 let site: TestSite;
@@ -52,6 +52,9 @@ async function makeSubject(userId: number, anonymous: number) {
   await send({ batch: anonymousIds.map((anonymousId) => ({ type: "page", anonymousId, name: "Home", context: { page: { url: "https://shop.example/?gclid=abc" } } })) });
   await send({ batch: anonymousIds.map((anonymousId) => ({ type: "identify", userId, anonymousId, traits: { email: `${userId}@example.com` } })) });
   await send({ batch: [{ type: "track", userId, event: "Order Completed" }, { type: "track", userId }] });
+  // What the merged profiles owe (their departure from the index) they send themselves, through
+  // the real queue: let it arrive before the test writes the subject's memberships.
+  await drainQueue();
   const userKey = `${WS}:user:${userId}`;
   const keys = [userKey, ...anonymousIds.map((id) => `${WS}:anon:${id}`)];
   await env.DB.prepare("INSERT INTO memberships (segment_id, profile_key, workspace_id, member, changed_at) VALUES ('seg-1', ?, ?, 1, ?), ('seg-2', ?, ?, 0, ?)")
