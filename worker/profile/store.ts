@@ -35,8 +35,6 @@ const OUTBOX_GRACE_MS = 30_000;
 
 export class ProfileStore extends DurableObject<Env> {
   private readonly data: ProfileStorage;
-  /** Events stored since the last prune (in memory: an eviction only delays the next prune). */
-  private sincePrune = PRUNE_EVERY;
   /** The alarm time last set by this instance. */
   private alarmAt?: number;
   /** The stored events as rules see them, parsed once, appended as events arrive, dropped on any rewrite. */
@@ -91,13 +89,13 @@ export class ProfileStore extends DurableObject<Env> {
       this.data.setOnce("key", key);
       this.data.set("retention_days", String(request.retentionDays));
       if (request.siteId) this.data.set("site_id", request.siteId);
-      for (const incoming of events) {
-        if (!this.data.markSeen(incoming.messageId, now)) continue;
-        this.store(withConsent(incoming, consent), now);
-        applied++;
-      }
-      this.sincePrune += applied;
-      if (this.sincePrune >= PRUNE_EVERY) this.prune(now);
+      // One statement records every messageId; a messageId twice in the request counts once.
+      const fresh = this.data.markSeenAll(events.map((e) => e.messageId), now);
+      const toStore = events.filter((e) => fresh.delete(e.messageId)).map((e) => withConsent(e, consent));
+      applied = toStore.length;
+      const total = this.store(toStore, now).get("total");
+      // Pruning is amortised over the stored total (so an object's restarts neither skip nor repeat it).
+      if (total !== undefined && Math.floor((total - applied) / PRUNE_EVERY) < Math.floor(total / PRUNE_EVERY)) this.prune(now);
     });
     let membershipChanges: MembershipChange[] = [];
     // Segments are evaluated when the workspace has some (or this profile is still in one of a
@@ -168,7 +166,7 @@ export class ProfileStore extends DurableObject<Env> {
         if (!exposure.first) continue;
         const event = withConsent(exposureEvent(key, exposure, record.names[exposure.experienceId] || undefined, record.now), consent);
         if (!this.data.markSeen(event.messageId, now)) continue;
-        this.store(event, now);
+        this.store([event], now);
         this.owe([archiveMessage(key, record.siteId, event)], now);
       }
     });
@@ -242,7 +240,7 @@ export class ProfileStore extends DurableObject<Env> {
       this.data.setOnce("key", key);
       const alreadySeen = new Set<string>();
       for (const { messageId, at } of snapshot.seen) if (!this.data.markSeen(messageId, at)) alreadySeen.add(messageId);
-      for (const [name, count] of Object.entries(countersToAdd(snapshot, alreadySeen))) this.data.increment(name, count);
+      this.data.increment(new Map(Object.entries(countersToAdd(snapshot, alreadySeen))));
       // The newer value of a trait wins, wherever it was set.
       this.data.setTraits(snapshot.traits, true);
       const source = parseProfileKey(snapshot.key);
@@ -357,11 +355,14 @@ export class ProfileStore extends DurableObject<Env> {
     };
   }
 
-  private store(event: CollectedEvent, now: number): void {
-    const effects = effectsOf(event);
-    this.data.store(event.messageId, effects, now);
-    const forRules = segmentEventOf(effects.recent);
-    if (forRules) this.segmentEvents?.push(forRules);
+  /** Stores events (already deduplicated); returns the counters' new values. */
+  private store(events: CollectedEvent[], now: number): Map<string, number> {
+    const items = events.map((event) => ({ messageId: event.messageId, effects: effectsOf(event) }));
+    for (const { effects } of items) {
+      const forRules = segmentEventOf(effects.recent);
+      if (forRules) this.segmentEvents?.push(forRules);
+    }
+    return this.data.store(items, now);
   }
 
   private forgetData(): void {
@@ -370,7 +371,6 @@ export class ProfileStore extends DurableObject<Env> {
   }
 
   private prune(now: number): void {
-    this.sincePrune = 0;
     this.segmentEvents = undefined;
     this.data.prune(this.data.number("history_ms") ?? 0, now);
   }
