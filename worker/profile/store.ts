@@ -20,7 +20,7 @@ import { parseProfileKey, type ProfileKey } from "../identity/keys";
 import { enqueue, forgetMessage, membershipMessages, stripAdsMessage, type PipelineMessage } from "../pipeline/messages";
 import { compileRule, explain, segmentContextOf, segmentEventOf, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
-import { DAY, type ApplyRequest, type ApplyResult, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
+import { DAY, type ApplyRequest, type Definitions, type ApplyResult, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
 import { MAX_SNAPSHOT_BYTES, PRUNE_EVERY } from "./limits";
 import { countersToAdd, type ProfileSnapshot } from "./merge";
@@ -40,6 +40,8 @@ export class ProfileStore extends DurableObject<Env> {
   /** The stored events as rules see them, parsed once, appended as events arrive, dropped on any rewrite. */
   private segmentEvents?: SegmentEvent[];
   private flushing?: Promise<void>;
+  /** The held segment definitions (meta `segments`, version `definitions_version`), parsed. */
+  private held?: SegmentDef[];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -63,6 +65,9 @@ export class ProfileStore extends DurableObject<Env> {
     if (this.data.get("erased")) return { ...base, erased: true };
     const target = this.data.get("merged_into");
     if (target) return { ...base, forwardedTo: target as ProfileKey };
+    // The definitions' version is sent; the bundle only when this profile holds another one.
+    const segments = this.definitions(request.definitions);
+    if (!segments) return { ...base, needsDefinitions: true };
     const transition = consentTransition(previous, consent);
     if (transition.ignore) return base;
 
@@ -100,12 +105,10 @@ export class ProfileStore extends DurableObject<Env> {
     let membershipChanges: MembershipChange[] = [];
     // Segments are evaluated when the workspace has some (or this profile is still in one of a
     // segment since deleted); with none, nothing is read back.
-    const segments = request.segments ?? [];
     const evaluate = !forgotten && (segments.length > 0 || this.data.memberOf().length > 0);
     if (evaluate) {
       const last = events.at(-1);
       if (last) this.data.set("context", JSON.stringify(segmentContextOf(last.context)));
-      this.rememberSegments(segments);
       membershipChanges = this.refreshSegments(segments, now);
     }
     if (applied > 0 || evaluate) this.scheduleAlarm();
@@ -117,9 +120,9 @@ export class ProfileStore extends DurableObject<Env> {
    * Re-evaluates segments (a new or changed segment's backfill) at `now`; returns what changed.
    * Without personalisation consent a profile is in no segment.
    */
-  evaluate(segments: SegmentDef[], now = Date.now()): MembershipChange[] {
+  evaluate(definitions: Definitions, now = Date.now()): MembershipChange[] {
     if (!this.data.get("key") || this.data.get("erased") || this.data.get("merged_into")) return [];
-    this.rememberSegments(segments);
+    const segments = this.definitions(definitions)!;
     const changes = this.refreshSegments(segments, now);
     this.scheduleAlarm();
     this.flushSoon();
@@ -316,11 +319,12 @@ export class ProfileStore extends DurableObject<Env> {
         if (key) this.owe([forgetMessage(key, false)], now);
         this.segmentEvents = undefined;
         this.data.forgetData();
-        for (const name of ["consent", "explicit", "retention_days", "site_id", "segments", "history_ms"]) this.data.delete(name);
+        for (const name of ["consent", "explicit", "retention_days", "site_id", "segments", "history_ms", "definitions_version"]) this.data.delete(name);
+        this.held = undefined;
         return;
       }
       const edge = this.data.number("edge_at");
-      const segments = this.data.json<SegmentDef[]>("segments");
+      const segments = this.heldSegments();
       if (edge !== undefined && segments && now >= edge) {
         this.data.delete("edge_at");
         this.refreshSegments(segments, edge);
@@ -389,11 +393,31 @@ export class ProfileStore extends DurableObject<Env> {
     this.segmentEvents = undefined;
   }
 
-  private rememberSegments(segments: SegmentDef[]): void {
-    const definitions = JSON.stringify(segments);
-    if (this.data.get("segments") === definitions) return;
-    this.data.set("segments", definitions);
-    this.data.set("history_ms", String(historyNeeded(segments)));
+  /**
+   * The segments a request evaluates: the bundle it carries (kept, with its version), or the held
+   * one when the request names its version; undefined when it names another (send the bundle).
+   * No definitions at all: none.
+   */
+  private definitions(sent: ApplyRequest["definitions"]): SegmentDef[] | undefined {
+    if (!sent) return [];
+    if ("segments" in sent) {
+      if (this.data.get("definitions_version") !== sent.version) {
+        this.data.transaction(() => {
+          this.data.set("segments", JSON.stringify(sent.segments));
+          this.data.set("history_ms", String(historyNeeded(sent.segments)));
+          this.data.set("definitions_version", sent.version);
+        });
+        this.held = sent.segments;
+      }
+      return sent.segments;
+    }
+    return this.data.get("definitions_version") === sent.version ? (this.heldSegments() ?? []) : undefined;
+  }
+
+  /** The segment definitions this profile holds (parsed once per object). */
+  private heldSegments(): SegmentDef[] | undefined {
+    this.held ??= this.data.json<SegmentDef[]>("segments");
+    return this.held;
   }
 
   private expiresAt(): number | undefined {
