@@ -13,6 +13,10 @@
  *   takes on an idle Worker), next to the empty route at 32 clients on the same `wrangler dev`
  *   (what 32 closed-loop clients cost on this machine whatever the route does).
  */
+import { pathToFileURL } from "node:url";
+import { loadavg } from "node:os";
+import { startOrigin } from "./edge.mjs";
+import { startDev } from "./lib/wrangler-dev.mjs";
 import { basic, CONNECTIONS, drain, load, pool, SECONDS, trackEvent } from "./http.mjs";
 
 export const DECIDE_USERS = Number(process.env.BENCH_DECIDE_USERS ?? 500);
@@ -99,4 +103,23 @@ export async function benchDecide(dev, log = console.error) {
   const decide = await step("POST /v1/decide", "/v1/decide", body, CONNECTIONS);
   const single = await step("POST /v1/decide", "/v1/decide", body, 1);
   return { users: DECIDE_USERS, slots: SLOTS, empty, decide, single, targets: DECIDE_TARGETS };
+}
+
+/** `node test/bench/decide.mjs`: the decide figures alone (on a wrangler dev of their own, as in run.mjs). */
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const origin = await startOrigin();
+  const dev = await startDev({ vars: { EDGE_ORIGIN: origin.url } });
+  try {
+    console.log(`load average before: ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+    await createDecisions(dev);
+    await warmProfiles(dev);
+    const d = await benchDecide(dev);
+    const tput = d.decide.rps / d.empty.rps;
+    const tail = d.decide.latency.p99 / d.empty.latency.p99;
+    console.log(`empty ${Math.round(d.empty.rps)} req/s, p99 ${d.empty.latency.p99} ms; decide ${Math.round(d.decide.rps)} req/s = ${tput.toFixed(2)}×, p50 / p99 ${d.decide.latency.p50} / ${d.decide.latency.p99} ms = ${tail.toFixed(2)}× (targets ≥ ${DECIDE_TARGETS.throughput}×, ≤ ${DECIDE_TARGETS.p99}×); 1 client p50 / p99 ${d.single.latency.p50} / ${d.single.latency.p99} ms`);
+    console.log(`load average after: ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+  } finally {
+    await dev.stop();
+    await origin.stop();
+  }
 }
