@@ -20,7 +20,7 @@ import { parseProfileKey, type ProfileKey } from "../identity/keys";
 import { enqueue, forgetMessage, membershipMessages, stripAdsMessage, type PipelineMessage } from "../pipeline/messages";
 import { compileRule, explain, segmentContextOf, segmentEventOf, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
-import { DAY, type ApplyRequest, type Definitions, type ApplyResult, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
+import { DAY, type ApplyRequest, type ApplyResult, type Definitions, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
 import { MAX_SNAPSHOT_BYTES, PRUNE_EVERY } from "./limits";
 import { countersToAdd, type ProfileSnapshot } from "./merge";
@@ -294,6 +294,7 @@ export class ProfileStore extends DurableObject<Env> {
   async erase(): Promise<void> {
     this.alarmAt = undefined;
     this.segmentEvents = undefined;
+    this.held = undefined;
     // Data and tombstone in one transaction: no moment where neither exists.
     this.data.transaction(() => {
       this.data.eraseAll();
