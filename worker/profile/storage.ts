@@ -56,7 +56,8 @@ export class ProfileStorage {
   /**
    * Brings the tables to the current schema. A new profile's empty database gets every migration
    * in one `exec` and the journal rows drizzle's migrator would have written (a first event pays
-   * for one statement, not one per table and index). A profile created before migrations existed
+   * for one statement, not one per table and index); one already at the last migration only reads
+   * its journal. A profile created before migrations existed
    * has the tables of migration 0000 and no journal: it is recorded at 0000, then migrated like
    * any other.
    */
@@ -69,6 +70,11 @@ export class ProfileStorage {
       });
       this.reload();
       return;
+    }
+    // A profile at the current schema (most objects that start) reads one row, no migrator transaction.
+    if (tables.has("__drizzle_migrations")) {
+      const last = this.storage.sql.exec<{ at: number | null }>('SELECT MAX(created_at) AS at FROM "__drizzle_migrations"').one().at;
+      if (last !== null && Number(last) >= migrations.journal.entries.at(-1)!.when) return this.reload();
     }
     if (tables.has("meta") && !tables.has("__drizzle_migrations")) {
       const first = migrations.journal.entries[0]!;
