@@ -20,6 +20,7 @@ import { reportRoutes } from "./reports";
 import { ApiError } from "./errors";
 import { experienceRoutes } from "./experiences";
 import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, securitySchemes, z } from "./openapi";
+import { predictionRoutes } from "./predictions";
 import { segmentRoutes } from "./segments";
 
 export const admin = adminRouter();
@@ -29,6 +30,7 @@ admin.route("/segments", segmentExportRoutes);
 admin.route("/segments", segmentRoutes);
 admin.route("/destinations", destinationRoutes);
 admin.route("/experiences", experienceRoutes);
+admin.route("/predictions", predictionRoutes);
 admin.route("/privacy", privacyRoutes);
 admin.route("/", reportRoutes);
 
