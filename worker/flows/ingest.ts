@@ -16,6 +16,7 @@ import { resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { profileKey, type ProfileKey } from "../identity/keys";
 import { userHashOf, verifiesUser, type IdentityPolicy } from "../identity/verify";
 import { enqueue, type PipelineMessage } from "../pipeline/messages";
+import type { ModelDef } from "../predictions/score";
 import type { SegmentDef } from "../segments/membership";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { applyToProfile, mergeProfiles } from "../profile/profiles";
@@ -36,6 +37,8 @@ export interface IngestRequest {
   edge: EdgeRequest;
   /** The workspace's live segments, re-evaluated on every profile the events touch. */
   segments?: SegmentDef[];
+  /** The workspace's live prediction models, scored on every profile the events touch (before segments). */
+  models?: ModelDef[];
   /** The request's own consent signals (consent cookie, Sec-GPC, country); none when left out. */
   consent?: Omit<RequestConsent, "source">;
   /** How browser userIds are verified (server sources are trusted). Default: required, no secret. */
@@ -143,7 +146,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
   let clearCookie = false;
   const results = await Promise.all(
     [...groups].map(([key, group]) =>
-      applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays, segments: request.segments, siteId: site.id }).then((r) => ({ r, group })),
+      applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays, segments: request.segments, models: request.models, siteId: site.id }).then((r) => ({ r, group })),
     ),
   );
   let profile: IngestResult["profile"];

@@ -172,6 +172,9 @@ export const ProfileView = z
     segments: z.array(z.string()).openapi({ description: "Ids of the segments the profile is in now." }),
     consent: z.object({ purposes: z.record(z.string(), z.boolean()), sources: z.record(z.string(), z.string()), at: z.number(), policyVersion: z.string() }).nullable(),
     recentEvents: z.array(z.object({ messageId: z.string(), type: z.string(), timestamp: z.string() })),
+    predictions: z
+      .record(z.string(), z.object({ score: z.number(), percentile: z.number().int(), scoredAt: z.string().openapi({ format: "date-time" }) }))
+      .openapi({ description: "Scores of the live predictions by id (README: Predictions); empty without personalisation consent." }),
   })
   .openapi("Profile");
 

@@ -17,6 +17,7 @@ import { demoEnabled, type AppContext, type AppEnv } from "../env";
 import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
+import { liveModels } from "../store/predictions";
 import { listSegmentRows, liveSegments } from "../store/segments";
 import { userHash } from "../identity/verify";
 import { ensureIdentitySecret, findSiteByKey, identityPolicy, isSecretKey, originAllowed } from "../store/sites";
@@ -98,6 +99,7 @@ function handler(kind: EventType | "batch") {
       consent: requestConsent(c),
       identity: source === "browser" ? await identityPolicy(c.env, site) : undefined,
       segments: await liveSegments(c.env.DB, site.workspaceId),
+      models: await liveModels(c.env.DB, site.workspaceId),
       receivedAt,
     });
 

@@ -9,6 +9,7 @@ import type { DecideResult } from "../decisions/choose";
 import type { StoredExperience } from "../decisions/schema";
 import type { ProfileKey } from "../identity/keys";
 import type { SegmentContext } from "../segments";
+import type { ModelDef, PredictionScore } from "../predictions/score";
 import type { SegmentDef } from "../segments/membership";
 import type { CampaignTouch, RecentEvent } from "./effects";
 import type { MembershipChange } from "./rules";
@@ -28,6 +29,11 @@ export interface ApplyRequest {
   retentionDays: number;
   /** The workspace's live segments, re-evaluated after the events are applied. */
   segments?: SegmentDef[];
+  /**
+   * The workspace's live prediction models, scored after the events are applied and before the
+   * segments (which may name the scores). Absent: the scores held are kept as they are.
+   */
+  models?: ModelDef[];
   /** The site the events came from (recorded on segment entry/exit events and ledger entries). */
   siteId?: string;
   /** The request is the visitor's own choice (`/v1/consent`): a ledger entry even if nothing moved. */
@@ -100,5 +106,7 @@ export interface ProfileView {
   segments: string[];
   consent: (ConsentState & { explicit?: ExplicitChoice }) | null;
   recentEvents: RecentEvent[];
+  /** Scores of the live predictions, by id, with when they were computed (none without personalisation consent). */
+  predictions: Record<string, PredictionScore & { scoredAt: string }>;
 }
 

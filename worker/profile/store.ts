@@ -20,6 +20,8 @@ import { parseProfileKey, type ProfileKey } from "../identity/keys";
 import { enqueue, forgetMessage, membershipMessages, stripAdsMessage, type PipelineMessage } from "../pipeline/messages";
 import { compileRule, explain, segmentContextOf, segmentEventOf, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
+import { FEATURE_HISTORY_MS } from "../predictions/features";
+import { featureEventsOf, scoreProfile, type ModelDef, type PredictionScore } from "../predictions/score";
 import { DAY, type ApplyRequest, type ApplyResult, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
 import { MAX_SNAPSHOT_BYTES, PRUNE_EVERY } from "./limits";
@@ -32,6 +34,13 @@ export * from "./contract";
 
 /** Owed messages wait at most this long for the send that follows the change (then the alarm sends them). */
 const OUTBOX_GRACE_MS = 30_000;
+
+/** Scores as the profile view shows them: each with the time it was computed. */
+function predictionView(held: { at: number; scores: Record<string, PredictionScore> } | undefined): ProfileView["predictions"] {
+  if (!held) return {};
+  const scoredAt = new Date(held.at).toISOString();
+  return Object.fromEntries(Object.entries(held.scores).map(([id, score]) => [id, { ...score, scoredAt }]));
+}
 
 export class ProfileStore extends DurableObject<Env> {
   private readonly data: ProfileStorage;
@@ -87,7 +96,10 @@ export class ProfileStore extends DurableObject<Env> {
         this.stripAdIdentifiers();
         this.owe([stripAdsMessage(held, this.data.mergedFromKeys())], now);
       }
-      if (transition.dropPersonalisation) this.data.dropAssignments();
+      if (transition.dropPersonalisation) {
+        this.data.dropAssignments();
+        this.data.delete("predictions");
+      }
       this.data.setOnce("key", key);
       this.data.set("retention_days", String(request.retentionDays));
       if (request.siteId) this.data.set("site_id", request.siteId);
@@ -104,9 +116,12 @@ export class ProfileStore extends DurableObject<Env> {
     // segment since deleted); with none, nothing is read back.
     const segments = request.segments ?? [];
     const evaluate = !forgotten && (segments.length > 0 || this.data.memberOf().length > 0);
+    const models = forgotten ? undefined : request.models;
+    const last = events.at(-1);
+    if (last && (evaluate || (models && models.length > 0))) this.data.set("context", JSON.stringify(segmentContextOf(last.context)));
+    // Scores first: segments may name them.
+    if (models) this.scorePredictions(models, now);
     if (evaluate) {
-      const last = events.at(-1);
-      if (last) this.data.set("context", JSON.stringify(segmentContextOf(last.context)));
       this.rememberSegments(segments);
       membershipChanges = this.refreshSegments(segments, now);
     }
@@ -318,7 +333,7 @@ export class ProfileStore extends DurableObject<Env> {
         if (key) this.owe([forgetMessage(key, false)], now);
         this.segmentEvents = undefined;
         this.data.forgetData();
-        for (const name of ["consent", "explicit", "retention_days", "site_id", "segments", "history_ms"]) this.data.delete(name);
+        for (const name of ["consent", "explicit", "retention_days", "site_id", "segments", "history_ms", "model_history_ms"]) this.data.delete(name);
         return;
       }
       const edge = this.data.number("edge_at");
@@ -354,6 +369,7 @@ export class ProfileStore extends DurableObject<Env> {
       segments: this.data.memberOf(),
       consent: consent ? { ...consent, explicit: this.data.json<ExplicitChoice>("explicit") } : null,
       recentEvents: this.data.recentEvents(50),
+      predictions: predictionView(this.predictionScores()),
     };
   }
 
@@ -372,7 +388,32 @@ export class ProfileStore extends DurableObject<Env> {
   private prune(now: number): void {
     this.sincePrune = 0;
     this.segmentEvents = undefined;
-    this.data.prune(this.data.number("history_ms") ?? 0, now);
+    this.data.prune(Math.max(this.data.number("history_ms") ?? 0, this.data.number("model_history_ms") ?? 0), now);
+  }
+
+  /**
+   * Scores the profile with every live model (worker/predictions/score.ts) and keeps the scores
+   * for the view and the rules. Without personalisation consent nothing is scored and no score is
+   * kept. While a model is live, the profile keeps the event history its features read.
+   */
+  private scorePredictions(models: readonly ModelDef[], now: number): void {
+    const consent = this.data.json<ConsentState>("consent");
+    this.data.set("model_history_ms", String(models.length > 0 ? FEATURE_HISTORY_MS : 0));
+    if (models.length === 0 || !consent?.purposes.personalization || !this.data.get("key")) {
+      this.data.delete("predictions");
+      return;
+    }
+    const input = this.segmentInput();
+    const scores = scoreProfile(
+      models,
+      { events: featureEventsOf(input.events), firstSeen: input.firstSeen, lastSeen: input.lastSeen, firstSource: this.data.firstTouchSource(), device: input.context.device?.type },
+      now,
+    );
+    this.data.set("predictions", JSON.stringify({ at: now, scores }));
+  }
+
+  private predictionScores(): { at: number; scores: Record<string, PredictionScore> } | undefined {
+    return this.data.json<{ at: number; scores: Record<string, PredictionScore> }>("predictions");
   }
 
   /** Advertising consent withdrawn: click ids leave the stored campaign touches and page URLs. */
@@ -436,6 +477,7 @@ export class ProfileStore extends DurableObject<Env> {
       lastSeen: this.data.number("last_seen"),
       consent: consent?.purposes ?? {},
       segments: Object.fromEntries(this.data.memberOf().map((id) => [id, true])),
+      predictions: this.predictionScores()?.scores ?? {},
     };
   }
 
