@@ -45,6 +45,12 @@ const isTouch = (t = "") =>
 const touchSource = (t = "") => `COALESCE(NULLIF(json_extract(${t}payload, '$.context.campaign.source'), ''), NULLIF(json_extract(${t}payload, '$.context.referrer.host'), ''))`;
 
 const profiled = `workspace_id = ?1 AND profile_key IS NOT NULL AND bot = 0`;
+/**
+ * The same, for reads that walk profiles in key order: `+workspace_id` keeps SQLite off the
+ * workspace indexes, so it walks `events_profile` from the page's first key (a page costs its own
+ * rows, not the whole workspace's); the workspace is also the key's prefix.
+ */
+const byProfile = `+workspace_id = ?1 AND profile_key IS NOT NULL AND bot = 0`;
 
 /** The feature definitions for this archive: what is frequent before the cut-off. */
 export async function chooseSpec(db: Archive, window: Window): Promise<FeatureSpec> {
@@ -101,11 +107,13 @@ export async function buildDataset(db: Archive, window: Window, spec: FeatureSpe
   const keys: string[] = [];
   const where = compileWhere(goal.where);
   const vector = new Float64Array(width);
-  let after = "";
+  // Profile keys are `<workspace>:…`: the workspace's keys lie between these two.
+  let after = `${window.workspaceId}:`;
+  const end = `${window.workspaceId};`;
   while (keys.length < capacity) {
     const { results: page } = await db
-      .prepare(`SELECT DISTINCT profile_key AS k FROM events WHERE ${profiled} AND profile_key > ?2 AND timestamp >= ?3 AND timestamp < ?4 ORDER BY profile_key LIMIT ${PAGE}`)
-      .bind(window.workspaceId, after, since, window.cutoff)
+      .prepare(`SELECT DISTINCT profile_key AS k FROM events WHERE ${byProfile} AND profile_key > ?2 AND profile_key < ?5 AND timestamp >= ?3 AND timestamp < ?4 ORDER BY profile_key LIMIT ${PAGE}`)
+      .bind(window.workspaceId, after, since, window.cutoff, end)
       .all<{ k: string }>();
     if (page.length === 0) break;
     const first = page[0]!.k;
@@ -119,7 +127,7 @@ export async function buildDataset(db: Archive, window: Window, spec: FeatureSpe
              json_extract(payload, '$.context.device.type') AS dev,
              CASE WHEN timestamp >= ?5 AND ${RULE_NAME} = ?7 THEN json_extract(payload, '$.properties') END AS props,
              CASE WHEN timestamp >= ?5 AND ${RULE_NAME} = ?7 THEN json_extract(payload, '$.context.page') END AS page
-           FROM events WHERE ${profiled} AND profile_key >= ?2 AND profile_key <= ?3 AND timestamp >= ?4 AND timestamp < ?6 AND ${NOT_PROFILE_EVENTS}
+           FROM events WHERE ${byProfile} AND profile_key >= ?2 AND profile_key <= ?3 AND timestamp >= ?4 AND timestamp < ?6 AND ${NOT_PROFILE_EVENTS}
            ORDER BY profile_key, timestamp`,
         )
         .bind(window.workspaceId, first, last, since, window.cutoff, window.labelEnd, goal.event)
@@ -129,7 +137,7 @@ export async function buildDataset(db: Archive, window: Window, spec: FeatureSpe
           `SELECT profile_key AS k, MIN(timestamp) AS first_seen,
              (SELECT ${touchSource("t.")} FROM events t WHERE t.workspace_id = ?1 AND t.profile_key = e.profile_key AND t.bot = 0 AND t.timestamp < ?4 AND ${isTouch("t.")}
               ORDER BY t.timestamp, t.message_id LIMIT 1) AS source
-           FROM events e WHERE ${profiled} AND profile_key >= ?2 AND profile_key <= ?3 AND timestamp < ?4 AND ${NOT_PROFILE_EVENTS} GROUP BY profile_key`,
+           FROM events e WHERE ${byProfile} AND profile_key >= ?2 AND profile_key <= ?3 AND timestamp < ?4 AND ${NOT_PROFILE_EVENTS} GROUP BY profile_key`,
         )
         .bind(window.workspaceId, first, last, window.cutoff)
         .all<{ k: string; first_seen: number; source: string | null }>(),
