@@ -217,9 +217,16 @@ export class ProfileStore extends DurableObject<Env> {
   }
 
   /** Everything the profile holds, for an access request; null when it holds nothing. */
-  exportData(): (ProfileSnapshot & { consent?: ConsentState; mergedInto?: string; mergedFrom: string[] }) | null {
+  exportData(): (ProfileSnapshot & { consent?: ConsentState; mergedInto?: string; mergedFrom: string[]; predictions: ProfileView["predictions"] }) | null {
     if (!this.data.get("key")) return null;
-    return { ...this.snapshot(Infinity), consent: this.data.json<ConsentState>("consent"), mergedInto: this.data.get("merged_into"), mergedFrom: this.data.mergedFromKeys() };
+    return {
+      ...this.snapshot(Infinity),
+      consent: this.data.json<ConsentState>("consent"),
+      mergedInto: this.data.get("merged_into"),
+      mergedFrom: this.data.mergedFromKeys(),
+      // Profiling results are the subject's data too (an access request shows them).
+      predictions: predictionView(this.predictionScores()),
+    };
   }
 
   /** The profile as plain data; recent events newest first, up to `maxEventBytes` (a merge's bound). */

@@ -62,6 +62,10 @@ describe("scores on the profile", () => {
     const trainerScore = scoreVector(model, features);
     expect(held.score).toBeCloseTo(trainerScore, 5);
     expect(held.percentile).toBe(percentileOf(model.quantiles, trainerScore));
+
+    // An access request shows the scores too: they are the visitor's data.
+    const doc = await adminCall("/admin/api/privacy/export", { method: "POST", workspace: WS, body: JSON.stringify({ userId: "u-agree" }) }).then((r) => r.json<{ profiles: { key: string; data: { predictions: Scores } }[] }>());
+    expect(doc.profiles.find((p) => p.key === `${WS}:user:u-agree`)?.data.predictions).toEqual(profile.predictions);
   });
 
   it("move with events, and a segment on the score enters and leaves with them", async () => {
