@@ -5,12 +5,15 @@
  * up within the model cache's lifetime). Fewer than MIN_CLASS visitors who did the goal, or who
  * did not, is `insufficient_data`: no model, and the reason in words.
  */
+import { sql } from "drizzle-orm";
 import { enqueue } from "../pipeline/messages";
+import { predictions } from "../store/schema";
 import { durationMs } from "../segments/schema";
 import { forgetModels, listPredictionRows, predictionById, updatePrediction, type PredictionRow } from "../store/predictions";
 import { buildDataset, chooseSpec, type Archive, type Goal, type Window } from "./dataset";
 import { auc, calibration, fitLogistic, isHeldOut, liftByDecile, logLoss, quantiles, round, scoreVector } from "./model";
 import { DAY_MS, FEATURE_HISTORY_MS } from "./features";
+import { retrainDue } from "./schedule";
 import type { ModelDef } from "./score";
 
 /** The fewest positives (and negatives) a model is trained on. */
@@ -87,7 +90,8 @@ export async function trainPrediction(env: Pick<Env, "DB">, id: string, now: num
     await updatePrediction(env.DB, id, {
       status: "ready",
       reason: null,
-      version: row.version + 1,
+      // Two trainings that overlap still give two versions.
+      version: sql`${predictions.version} + 1`,
       model: result.model as unknown as Record<string, unknown>,
       metrics: result.metrics as unknown as Record<string, unknown>,
       features: result.features,
@@ -106,13 +110,6 @@ export async function trainPrediction(env: Pick<Env, "DB">, id: string, now: num
 export async function requestTraining(env: Pick<Env, "DB" | "EVENTS">, row: Pick<PredictionRow, "id" | "workspaceId">, now: number): Promise<void> {
   await updatePrediction(env.DB, row.id, { status: "training", requestedAt: new Date(now) });
   await enqueue(env.EVENTS, [{ kind: "train", workspaceId: row.workspaceId, predictionId: row.id }]);
-}
-
-/** Whether a prediction's retraining period has passed at `now` (and none is queued). */
-export function retrainDue(row: Pick<PredictionRow, "retrainEvery" | "trainedAt" | "requestedAt" | "status">, now: number): boolean {
-  if (!row.retrainEvery || row.status === "training" || row.requestedAt) return false;
-  // The daily trigger rings at about the same time each day: an hour's slack keeps "every 1d" daily.
-  return !row.trainedAt || row.trainedAt.getTime() + durationMs(row.retrainEvery) - 3_600_000 <= now;
 }
 
 /** The Cron trigger's part: queues the training of every prediction whose period has passed. */

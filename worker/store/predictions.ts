@@ -3,7 +3,7 @@
  * models of a workspace (those with a model) are cached per isolate, like segment definitions,
  * so the collection path reads no D1 to score.
  */
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { ModelDef } from "../predictions/score";
 import { TtlCache } from "./cache";
@@ -57,6 +57,9 @@ export async function insertPrediction(db: D1Database, row: typeof predictions.$
   return inserted!;
 }
 
-export async function updatePrediction(db: D1Database, id: string, changes: Partial<typeof predictions.$inferInsert>): Promise<void> {
+/** Column values to set; a column may also be set from SQL (`version + 1`). */
+export type PredictionChanges = { [K in keyof typeof predictions.$inferInsert]?: (typeof predictions.$inferInsert)[K] | SQL };
+
+export async function updatePrediction(db: D1Database, id: string, changes: PredictionChanges): Promise<void> {
   await drizzle(db).update(predictions).set(changes).where(eq(predictions.id, id));
 }
