@@ -17,8 +17,10 @@ let site: TestSite;
 let prediction: PredictionBody;
 
 const profileOf = (userId: string) => adminCall(`/admin/api/profiles/lookup?userId=${userId}`, { workspace: WS }).then((r) => r.json<Profile>());
+type Decisions = Record<string, { experience: string; content: Record<string, unknown> }>;
+/** A server event, asking for the `hero` slot's decision in the same response. */
 const track = (userId: string, event: string, at: number, extra: Record<string, unknown> = {}) =>
-  serverPost(site, "/v1/track", { userId, event, timestamp: new Date(at).toISOString(), context: { device: { type: "mobile" } }, ...extra });
+  serverPost(site, "/v1/track?decide=hero", { userId, event, timestamp: new Date(at).toISOString(), context: { device: { type: "mobile" } }, ...extra }).then((r) => r.json<{ decisions?: Decisions }>());
 
 beforeAll(async () => {
   site = await createSite({}, WS);
@@ -68,25 +70,33 @@ describe("scores on the profile", () => {
     expect(doc.profiles.find((p) => p.key === `${WS}:user:u-agree`)?.data.predictions).toEqual(profile.predictions);
   });
 
-  it("move with events, and a segment on the score enters and leaves with them", async () => {
+  it("move with events, and a segment on the score (and an experience for it) enters and leaves with them", async () => {
     const segment = await adminCall("/admin/api/segments", {
       method: "POST",
       workspace: WS,
       body: JSON.stringify({ name: "Likely buyers", rule: { prediction: prediction.id, op: "gte", value: 0.5 } }),
     }).then((r) => r.json<{ id: string }>());
+    const experience = await adminCall("/admin/api/experiences", {
+      method: "POST",
+      workspace: WS,
+      body: JSON.stringify({ name: "Nudge", slot: "hero", status: "live", audience: { segment: segment.id }, variants: [{ id: "a", weight: 1, content: { text: "Free shipping today" } }] }),
+    }).then((r) => r.json<{ id: string }>());
     const now = Date.now();
-    await track("u-moves", "Signed Up", now - 2 * HOUR);
+    expect((await track("u-moves", "Signed Up", now - 2 * HOUR)).decisions).toEqual({});
     const low = await profileOf("u-moves");
     expect(low.predictions[prediction.id]!.score).toBeLessThan(0.5);
     expect(low.segments).not.toContain(segment.id);
 
-    for (let i = 0; i < 4; i++) await track("u-moves", "Product Viewed", now - HOUR + i * 60_000, { properties: { category: "shoes" } });
+    let decided: { decisions?: Decisions } = {};
+    for (let i = 0; i < 4; i++) decided = await track("u-moves", "Product Viewed", now - HOUR + i * 60_000, { properties: { category: "shoes" } });
+    // The event that raises the score past the threshold gets the targeted content in its own response.
+    expect(decided.decisions).toEqual({ hero: expect.objectContaining({ experience: experience.id, content: { text: "Free shipping today" } }) });
     const high = await profileOf("u-moves");
     expect(high.predictions[prediction.id]!.score).toBeGreaterThanOrEqual(0.5);
     expect(high.predictions[prediction.id]!.percentile).toBeGreaterThan(low.predictions[prediction.id]!.percentile);
     expect(high.segments).toContain(segment.id);
 
-    await track("u-moves", "Unsubscribed", now - 10_000);
+    expect((await track("u-moves", "Unsubscribed", now - 10_000)).decisions).toEqual({});
     const gone = await profileOf("u-moves");
     expect(gone.predictions[prediction.id]!.score).toBeLessThan(0.5);
     expect(gone.segments).not.toContain(segment.id);
