@@ -1,8 +1,10 @@
 // Training from the archive, through the admin API and the queue job, on synthetic data whose
 // answer is known: a planted signal is found (AUC ≥ 0.8 on the held-out fifth, its feature the
 // heaviest), pure noise is not (AUC 0.5 ± 0.05), too few positives is said plainly.
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import worker from "../../../worker/index";
 import { scheduleRetraining } from "../../../worker/predictions/train";
 import { adminCall, eventually } from "../helpers";
 import { DAY, synthetic, trainThroughApi, writeArchive, type PredictionBody } from "./archive";
@@ -112,9 +114,11 @@ describe("the admin API", () => {
     );
     expect(second).toMatchObject({ status: "ready", version: 2 });
 
-    // The Cron trigger queues it again only once its period has passed.
-    expect(await scheduleRetraining(env, Date.now())).not.toContain(first.id);
-    expect(await scheduleRetraining(env, Date.now() + 7 * DAY)).toContain(first.id);
+    // The Cron trigger (the Worker's scheduled handler) queues it again only once its period has passed.
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() }), env);
+    expect(await adminCall(`/admin/api/predictions/${first.id}`, { workspace: ws }).then((r) => r.json<PredictionBody>())).toMatchObject({ status: "ready", version: 2 });
+    expect(await scheduleRetraining(env, Date.now() + DAY)).toEqual([]);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 7 * DAY }), env);
     const third = await eventually(
       () => adminCall(`/admin/api/predictions/${first.id}`, { workspace: ws }).then((r) => r.json<PredictionBody>()),
       (p) => p.status !== "training",
