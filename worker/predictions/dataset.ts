@@ -31,7 +31,7 @@ export interface Window {
 export const MAX_EVENT_FEATURES = 20;
 export const MAX_SOURCE_FEATURES = 10;
 export const MAX_DEVICE_FEATURES = 5;
-/** The most profiles one training reads (the most recently active beyond it are left out). */
+/** The most profiles one training reads (past it, the rest in key order are left out). */
 export const MAX_PROFILES = 250_000;
 /** Profiles read per page. */
 const PAGE = 500;
