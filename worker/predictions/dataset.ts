@@ -185,6 +185,12 @@ function visitorAt(rows: Row[], history: { first_seen: number; source: string | 
   return { input: { events, firstSeen: history?.first_seen, lastSeen, firstSource: history?.source ?? undefined, device }, label };
 }
 
+/** The page fields a profile keeps of an event's `context.page` (worker/profile/effects.ts). */
+function pageOf(page: Record<string, unknown>): StoredEvent["page"] {
+  const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+  return { url: text(page.url), path: text(page.path), title: text(page.title) };
+}
+
 /** Whether an archived row in the label window is the goal with its `where` (as rules read the event). */
 function goalMatches(row: Row, goal: string, where: ((p: Record<string, unknown>) => boolean) | undefined): boolean {
   const stored: StoredEvent = {
@@ -192,7 +198,7 @@ function goalMatches(row: Row, goal: string, where: ((p: Record<string, unknown>
     ...(row.t === "track" ? { event: row.n ?? undefined } : row.n ? { name: row.n } : {}),
     timestamp: new Date(Number(row.at)).toISOString(),
     properties: (JSON.parse(row.props ?? "{}") as Record<string, unknown>) ?? {},
-    ...(row.page ? { page: JSON.parse(row.page) as StoredEvent["page"] } : {}),
+    ...(row.page ? { page: pageOf(JSON.parse(row.page) as Record<string, unknown>) } : {}),
   };
   const event = segmentEventOf(stored);
   return event !== undefined && event.name === goal && (where === undefined || where(event.properties));

@@ -26,6 +26,8 @@ export interface ArchivedEvent {
   at: number;
   properties?: Record<string, unknown>;
   device?: string;
+  /** A page's path (`context.page.path`). */
+  page?: string;
 }
 
 /** Writes one profile's events into the archive, as the queue consumer would have. */
@@ -40,7 +42,7 @@ function rowsOf(workspaceId: string, userId: string, events: ArchivedEvent[]) {
       timestamp: new Date(e.at).toISOString(),
       receivedAt: new Date(e.at).toISOString(),
       properties: e.properties ?? {},
-      context: e.device ? { device: { type: e.device } } : {},
+      context: { ...(e.device ? { device: { type: e.device } } : {}), ...(e.page ? { page: { path: e.page, url: `https://shop.example${e.page}` } } : {}) },
     };
     return env.DB.prepare(
       "INSERT INTO events (workspace_id, message_id, site_id, type, name, profile_key, user_id, anonymous_id, bot, timestamp, received_at, payload) VALUES (?, ?, 'site_synthetic', ?, ?, ?, ?, NULL, 0, ?, ?, ?)",

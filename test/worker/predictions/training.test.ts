@@ -74,6 +74,26 @@ describe("too little data", () => {
   });
 });
 
+describe("a goal on a page", () => {
+  it("Page Viewed with a where on the path counts only visits of that page after the cut-off", async () => {
+    const ws = "ws_pred_page";
+    const now = Date.now();
+    const cutoff = now - 30 * DAY;
+    // 300 visitors seen before the cut-off; after it, 120 view /thanks, the others only /home.
+    const profiles = Array.from({ length: 300 }, (_, i) => ({
+      userId: `v${i}`,
+      events: [
+        { type: "page" as const, at: cutoff - DAY - i * 1000 },
+        { type: "page" as const, at: cutoff + DAY, page: i < 120 ? "/thanks" : "/home" },
+      ],
+    }));
+    await writeArchive(ws, profiles);
+    const prediction = await trainThroughApi(ws, { name: "Completes", goal: { event: "Page Viewed", where: [{ property: "path", op: "eq", value: "/thanks" }] }, within: "30d" });
+    expect(prediction.metrics).toMatchObject({ positives: 120, negatives: 180 });
+    expect(prediction.status).toBe("ready");
+  });
+});
+
 describe("the admin API", () => {
   it("refuses bad input with the error envelope and names the field", async () => {
     for (const [body, path] of [
