@@ -213,6 +213,7 @@ if (existsSync(segmentsFile)) {
 }
 
 results.reports = await (await import("./reports.mjs")).benchStep(row, log); // 6. Reports over the rollups of 1M events.
+results.predictions = await (await import("./predictions.mjs")).benchStep(row, log); // 7. Prediction training and scoring.
 
 machine.loadAfter = loadavg().map((n) => n.toFixed(2)).join(" ");
 results.rows = rows;

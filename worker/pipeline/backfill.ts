@@ -13,6 +13,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { profileStub, type ProfileKey } from "../identity/keys";
 import { definitionsOf } from "../store/definitions";
+import { liveModels } from "../store/predictions";
 import { BACKFILL_PAGE, forgetSegments, getSegment, liveSegments, profileCount, profilePage, ruleOf, type SegmentRow } from "../store/segments";
 import { segments } from "../store/schema";
 import { enqueue, membershipMessages, type PipelineMessage } from "./messages";
@@ -79,6 +80,7 @@ export async function backfillPage(env: Pick<Env, "DB" | "PROFILES" | "EVENTS">,
   const defs = await liveSegments(env.DB, message.workspaceId);
   const withThis = await definitionsOf(
     defs.some((d) => d.id === row.id && d.version === row.version) ? defs : [...defs.filter((d) => d.id !== row.id), { id: row.id, version: row.version, rule: ruleOf(row) }],
+    await liveModels(env.DB, message.workspaceId),
   );
   const sites = await sitesOf(env.DB, message.workspaceId, keys);
   const out: PipelineMessage[] = [];

@@ -36,6 +36,8 @@ export type PipelineMessage =
    * and campaign context of the archived events of `keys`.
    */
   | { kind: "strip_ads"; workspaceId: string; profileKey: string; keys: string[] }
+  /** Train a prediction's model (predictions/train.ts). */
+  | { kind: "train"; workspaceId: string; predictionId: string }
   /** Resume an erasure request (privacy/erasure.ts). */
   | { kind: "erase"; workspaceId: string; id: string }
   /** A page of profiles to evaluate a new or changed segment on (backfill), after `cursor`. */

@@ -9,6 +9,7 @@ import type { DecideResult } from "../decisions/choose";
 import type { StoredExperience } from "../decisions/schema";
 import type { ProfileKey } from "../identity/keys";
 import type { SegmentContext } from "../segments";
+import type { PredictionScore } from "../predictions/score";
 import type { Definitions } from "../store/definitions";
 import type { CampaignTouch, RecentEvent } from "./effects";
 import type { MembershipChange } from "./rules";
@@ -107,5 +108,7 @@ export interface ProfileView {
   segments: string[];
   consent: (ConsentState & { explicit?: ExplicitChoice }) | null;
   recentEvents: RecentEvent[];
+  /** Scores of the live predictions, by id, with when they were computed (none without personalisation consent). */
+  predictions: Record<string, PredictionScore & { scoredAt: string }>;
 }
 

@@ -20,7 +20,7 @@ import { assignments, campaigns, counters, events, identities, memberships, merg
 /** Profile data, as opposed to the consent, pointers and tombstone kept in `meta`. */
 const DATA_TABLES = [identities, traits, seen, events, counters, campaigns, memberships, assignments];
 /** Meta values that describe the visitor (they go with the data). */
-const DATA_META = ["key", "first_seen", "last_seen", "context", "edge_at"];
+const DATA_META = ["key", "first_seen", "last_seen", "context", "edge_at", "predictions"];
 /** Rows per multi-row statement (3 columns each: well under SQLite's bound-parameter limits). */
 const ROWS = 30;
 
@@ -246,6 +246,12 @@ export class ProfileStorage {
 
   touches(): CampaignTouch[] {
     return this.db.select({ body: campaigns.body }).from(campaigns).orderBy(asc(campaigns.at), asc(campaigns.messageId)).all().map((r) => JSON.parse(r.body) as CampaignTouch);
+  }
+
+  /** The source of the first campaign touch (the one pruning always keeps). */
+  firstTouchSource(): string | undefined {
+    const row = this.db.select({ body: campaigns.body }).from(campaigns).orderBy(asc(campaigns.at), asc(campaigns.messageId)).limit(1).get();
+    return row ? (JSON.parse(row.body) as CampaignTouch).source : undefined;
   }
 
   recentEvents(limit: number): RecentEvent[] {
