@@ -20,7 +20,7 @@ import { viewProfile } from "../profile/profiles";
 import { listSegmentRows, liveSegments } from "../store/segments";
 import { userHash } from "../identity/verify";
 import { ensureIdentitySecret, findSiteByKey, identityPolicy, isSecretKey, originAllowed } from "../store/sites";
-import { BodyTooLarge, jsonBody, readBody } from "./body";
+import { BodyNotDecodable, BodyTooLarge, jsonBody, readBody } from "./body";
 import { consentRoute } from "./consent";
 import { decideRoute } from "./decide";
 import { ApiError } from "./errors";
@@ -60,9 +60,9 @@ function handler(kind: EventType | "batch") {
     try {
       text = await readBody(c.req.raw, kind === "batch" ? MAX_BATCH_BYTES : MAX_EVENT_BYTES);
     } catch (error) {
-      if (error instanceof BodyTooLarge) {
+      if (error instanceof BodyTooLarge || error instanceof BodyNotDecodable) {
         if (headerKey) await authenticate(c, headerKey);
-        return refuse(c, headerSite, error, error.head);
+        return refuse(c, headerSite, error, error instanceof BodyTooLarge ? error.head : null);
       }
       throw error;
     }
