@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 
 /** `data` compressed by the runtime's own CompressionStream. */
-async function compress(data: Uint8Array | string, format: CompressionFormat = "gzip"): Promise<Uint8Array> {
+async function compress(data: Uint8Array | string, format: "gzip" | "deflate" = "gzip"): Promise<Uint8Array> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   return new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream(format))).arrayBuffer());
 }

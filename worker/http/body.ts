@@ -44,7 +44,8 @@ export class BodyNotDecodable extends ApiError {
 }
 
 /** The `Content-Encoding`s a body may arrive in (what Segment's and RudderStack's server SDKs send). */
-const ENCODINGS: Record<string, CompressionFormat> = { gzip: "gzip", "x-gzip": "gzip", deflate: "deflate" };
+type Format = ConstructorParameters<typeof DecompressionStream>[0];
+const ENCODINGS: Record<string, Format> = { gzip: "gzip", "x-gzip": "gzip", deflate: "deflate" };
 
 /**
  * Compressed bytes handed to the decompressor at a time. Deflate inflates at most about 1,032:1, so
@@ -107,7 +108,7 @@ async function readText(reader: ReadableStreamDefaultReader<Uint8Array>, limit: 
  * result with the limit. Once the answer is known (too large, corrupt) the decompressor is
  * dropped and the rest of the compressed body only drained, never inflated.
  */
-async function readCompressed(raw: ReadableStreamDefaultReader<Uint8Array>, format: CompressionFormat, limit: number): Promise<string> {
+async function readCompressed(raw: ReadableStreamDefaultReader<Uint8Array>, format: Format, limit: number): Promise<string> {
   const inflate = new DecompressionStream(format);
   const writer = inflate.writable.getWriter();
   const inflated = inflate.readable.getReader();
