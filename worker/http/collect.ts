@@ -23,6 +23,7 @@ import { ensureIdentitySecret, findSiteByKey, identityPolicy, isSecretKey, origi
 import { BodyNotDecodable, BodyTooLarge, jsonBody, readBody } from "./body";
 import { consentRoute } from "./consent";
 import { decideRoute } from "./decide";
+import { profileRoute } from "./profile-api";
 import { ApiError } from "./errors";
 import { limitByIp, limitEvents } from "./ratelimit";
 import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
@@ -197,3 +198,4 @@ collect.post("/demo/user-hash", async (c) => {
 
 collect.post("/consent", consentRoute);
 collect.post("/decide", decideRoute);
+collect.get("/profile", profileRoute);
