@@ -8,6 +8,7 @@
  * owe the pipeline. Decisions are pure functions (`rules.ts`, `effects.ts`, `merge.ts`,
  * `consent/`, `segments/`, `decisions/`); storage is `storage.ts`.
  */
+import { deviceOf, type DeviceSummary } from "../collect/device";
 import { DurableObject } from "cloudflare:workers";
 import type { CollectedEvent } from "../collect/normalise";
 import { stripClickIds, stripTouch, withConsent } from "../consent/enforce";
@@ -91,11 +92,14 @@ export class ProfileStore extends DurableObject<Env> {
       this.data.setOnce("key", key);
       this.data.set("retention_days", String(request.retentionDays));
       if (request.siteId) this.data.set("site_id", request.siteId);
+      let device: DeviceSummary | undefined;
       for (const incoming of events) {
         if (!this.data.markSeen(incoming.messageId, now)) continue;
         this.store(withConsent(incoming, consent), now);
+        device = deviceOf(incoming.context) ?? device;
         applied++;
       }
+      if (device) this.data.set("device", JSON.stringify(device));
       this.sincePrune += applied;
       if (this.sincePrune >= PRUNE_EVERY) this.prune(now);
     });
@@ -352,6 +356,7 @@ export class ProfileStore extends DurableObject<Env> {
       lastSeen: time("last_seen"),
       campaigns: { first: touches[0], last: touches.at(-1), touches },
       segments: this.data.memberOf(),
+      device: this.data.json<DeviceSummary>("device") ?? null,
       consent: consent ? { ...consent, explicit: this.data.json<ExplicitChoice>("explicit") } : null,
       recentEvents: this.data.recentEvents(50),
     };
