@@ -338,11 +338,9 @@ describe("cohort('consent', choice)", () => {
 });
 
 /** What `gtag('consent', …)` pushes onto dataLayer: its `arguments` object. */
-function gtagArgs(...args: unknown[]): IArguments {
-  return (function (this: unknown) {
-    // eslint-disable-next-line prefer-rest-params
-    return arguments;
-  })(...args);
+function gtagArgs(..._args: unknown[]): IArguments {
+  // eslint-disable-next-line prefer-rest-params
+  return arguments;
 }
 
 describe("Google Consent Mode v2 (gtag consent commands on dataLayer)", () => {
