@@ -44,7 +44,9 @@ describe("@rudderstack/rudder-sdk-node against Cohort", () => {
     client.track({ anonymousId, event: "Trial Started", properties: { days: 14 } });
     await client.flush();
     expect(errors).toEqual([]);
-    expect(sent).toEqual([{ url: `${url}/v1/batch`, encoding: "gzip" }]);
+    // It may split the calls over more than one batch: every one went to /v1/batch, gzipped.
+    expect(sent.length).toBeGreaterThan(0);
+    for (const request of sent) expect(request).toEqual({ url: `${url}/v1/batch`, encoding: "gzip" });
 
     const user = await eventually(() => lookup({ userId }), hasTrack("Order Completed"), "the user's events");
     expect(user!.traits).toMatchObject({ email: "katherine@example.com", plan: "team" });
