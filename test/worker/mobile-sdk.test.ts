@@ -1,7 +1,10 @@
 // What Segment's mobile SDKs send (analytics-swift on iOS, analytics-kotlin on Android): a
 // /v1/batch with the device, app, OS, screen, network and library in each event's context. The
 // events land on the install's profile, and the profile shows the device.
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { profileStub } from "../../worker/identity/keys";
 import { createSite, lookup, serverPost, type TestSite } from "./helpers";
 
 const WS = "ws_mobile";
@@ -89,5 +92,32 @@ describe("Segment's mobile SDKs", () => {
       os: { name: "Android", version: "14" },
       app: { name: "Shop", version: "3.1.4", build: "311", namespace: "com.example.shop" },
     });
+  });
+
+  it("an install's device moves with it when a later identify merges it into the user", async () => {
+    const anonymousId = "F0E1D2C3-B4A5-4968-8776-655443322110";
+    const now = new Date().toISOString();
+    const seen = await serverPost(site, "/v1/batch", { batch: [{ type: "screen", name: "Home", anonymousId, messageId: crypto.randomUUID(), timestamp: now, context: swiftContext }] });
+    expect(seen.status).toBe(200);
+    // The site's server identifies the install later, without any device context of its own.
+    const identified = await serverPost(site, "/v1/identify", { userId: "grace", anonymousId, traits: { name: "Grace" } });
+    expect(identified.status).toBe(200);
+    const profile = await (await lookup("userId=grace", WS)).json<Profile>();
+    expect(profile.device).toMatchObject({ type: "ios", model: "iPhone15,2", app: { version: "3.2.0" } });
+  });
+
+  it("a withdrawal of consent forgets the device with the rest of the profile", async () => {
+    const anonymousId = "withdrawn-install";
+    const consent = (granted: boolean) => ({ consent: { categoryPreferences: { Analytics: granted, Personalization: granted } } });
+    const first = await serverPost(site, "/v1/track", { anonymousId, event: "App Opened", context: { ...kotlinContext, ...consent(true) } });
+    expect(first.status).toBe(200);
+    expect((await (await lookup(`anonymousId=${anonymousId}`, WS)).json<Profile>()).device).toMatchObject({ model: "Pixel 8" });
+    const refused = await serverPost(site, "/v1/track", { anonymousId, event: "Consent Withdrawn", context: { ...kotlinContext, ...consent(false) } });
+    expect(refused.status).toBe(200);
+    expect((await lookup(`anonymousId=${anonymousId}`, WS)).status).toBe(404);
+    const stored = await runInDurableObject(profileStub(env.PROFILES, `${WS}:anon:${anonymousId}`), async (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM meta WHERE name = 'device'").toArray(),
+    );
+    expect(stored).toEqual([]);
   });
 });

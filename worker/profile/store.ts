@@ -232,6 +232,7 @@ export class ProfileStore extends DurableObject<Env> {
       firstSeen: this.data.number("first_seen"),
       lastSeen: this.data.number("last_seen"),
       explicit: this.data.json<ExplicitChoice>("explicit"),
+      device: this.data.json<DeviceSummary>("device"),
     };
   }
 
@@ -257,6 +258,8 @@ export class ProfileStore extends DurableObject<Env> {
       for (const c of snapshot.campaigns) this.data.addCampaignRow(c);
       // A variant already seen stays the visitor's: the target's own assignment wins a conflict.
       for (const a of snapshot.assignments ?? []) this.data.assign(a.experienceId, a.variant, a.at, true);
+      // The device of whichever profile saw the newer event.
+      if (snapshot.device && (!this.data.get("device") || (snapshot.lastSeen ?? -Infinity) > (this.data.number("last_seen") ?? -Infinity))) this.data.set("device", JSON.stringify(snapshot.device));
       if (snapshot.firstSeen !== undefined && snapshot.firstSeen < (this.data.number("first_seen") ?? Infinity)) this.data.set("first_seen", String(snapshot.firstSeen));
       if (snapshot.lastSeen !== undefined && snapshot.lastSeen > (this.data.number("last_seen") ?? -Infinity)) this.data.set("last_seen", String(snapshot.lastSeen));
       const explicit = combineExplicit(this.data.json<ExplicitChoice>("explicit"), snapshot.explicit);
