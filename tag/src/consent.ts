@@ -17,19 +17,24 @@ let chosen: Purposes = {};
 
 /**
  * Google Consent Mode v2: `gtag('consent', 'default' | 'update', {…})` pushes its `arguments` onto
- * `dataLayer`; the last value of each of the four types wins. Undefined without any.
+ * `dataLayer`; the last value of each of the four types wins. Undefined until the page's CMP has
+ * sent an `update`: a `default` alone is the page's placeholder (often "denied" until the CMP
+ * restores the visitor's stored choice), not the visitor's answer.
  */
 function consentMode() {
   let mode: any;
+  let updated;
   try {
     for (const command of (window as any).dataLayer)
-      if (command && command[0] == "consent")
+      if (command && command[0] == "consent") {
+        if (command[1] == "update") updated = 1;
         for (const type in command[2])
           if (/^(ad_(storage|user_data|personalization)|analytics_storage)$/.test(type) && /^(granted|denied)$/.test(command[2][type])) (mode = mode || {})[type] = command[2][type];
+      }
   } catch {
     // No dataLayer, or one that is not a list of commands: no Consent Mode.
   }
-  return mode as WireConsentSignals["googleConsentMode"];
+  return (updated && mode) as WireConsentSignals["googleConsentMode"];
 }
 
 /** The signals to put on an event's `context.consent` (read now); undefined when the page has none. */

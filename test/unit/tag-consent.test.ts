@@ -348,7 +348,13 @@ describe("Google Consent Mode v2 (gtag consent commands on dataLayer)", () => {
   it.each([
     { page: "no dataLayer", dataLayer: undefined, mode: undefined },
     { page: "a dataLayer without consent commands", dataLayer: [{ event: "gtm.js" }, gtagArgs("config", "G-1")], mode: undefined },
-    { page: "a default", dataLayer: [gtagArgs("consent", "default", { ...GRANTED, ad_storage: "denied", wait_for_update: 500 })], mode: { ...GRANTED, ad_storage: "denied" } },
+    // A default alone is the page's placeholder until its CMP answers: not the visitor's choice.
+    { page: "a default, no update yet", dataLayer: [gtagArgs("consent", "default", { ...GRANTED, ad_storage: "denied", wait_for_update: 500 })], mode: undefined },
+    {
+      page: "a default, then the CMP's update of nothing new",
+      dataLayer: [gtagArgs("consent", "default", { ...GRANTED, ad_storage: "denied", wait_for_update: 500 }), gtagArgs("consent", "update", {})],
+      mode: { ...GRANTED, ad_storage: "denied" },
+    },
     {
       page: "a default, then an update of some types (the last value per type wins)",
       dataLayer: [
@@ -360,7 +366,7 @@ describe("Google Consent Mode v2 (gtag consent commands on dataLayer)", () => {
     },
     {
       page: "odd values and other types (only the four, only granted/denied)",
-      dataLayer: [null, gtagArgs("consent", "default", { ad_storage: "yes", functionality_storage: "granted", analytics_storage: "denied" }), gtagArgs("consent", "update")],
+      dataLayer: [null, gtagArgs("consent", "update", { ad_storage: "yes", functionality_storage: "granted", analytics_storage: "denied" }), gtagArgs("consent", "update")],
       mode: { analytics_storage: "denied" },
     },
     { page: "a dataLayer that is not a list", dataLayer: { push() {} }, mode: undefined },
@@ -372,7 +378,7 @@ describe("Google Consent Mode v2 (gtag consent commands on dataLayer)", () => {
   });
 
   it("reads the state when each event happens, next to the other signals, and sends it with a choice", async () => {
-    const dataLayer: unknown[] = [gtagArgs("consent", "default", { analytics_storage: "denied" })];
+    const dataLayer: unknown[] = [gtagArgs("consent", "default", { analytics_storage: "denied" }), gtagArgs("consent", "update", {})];
     await load({ navigator: { globalPrivacyControl: true }, window: { dataLayer } });
     const before = track("Before");
     dataLayer.push(gtagArgs("consent", "update", { analytics_storage: "granted" }));

@@ -27,7 +27,7 @@ export interface WireConsentSignals {
   gpc?: boolean;
   /**
    * Google Consent Mode v2: the last value of each type in the page's `gtag('consent', …)`
-   * commands on `dataLayer`.
+   * commands on `dataLayer`, once the page has sent an `update` (a `default` alone is no answer).
    */
   googleConsentMode?: Partial<Record<"ad_storage" | "analytics_storage" | "ad_user_data" | "ad_personalization", "granted" | "denied">>;
 }
