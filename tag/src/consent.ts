@@ -1,7 +1,7 @@
 /**
  * Consent in the tag: the visitor's explicit choice (`cohort('consent', {...})`) and the signals
- * the page already carries — `navigator.globalPrivacyControl`, an IAB TCF v2.2 CMP (`__tcfapi`) and
- * an IAB GPP CMP (`__gpp`). The tag resolves nothing itself: it reports choices and signals to the
+ * the page already carries — `navigator.globalPrivacyControl`, an IAB TCF v2.2 CMP (`__tcfapi`), an
+ * IAB GPP CMP (`__gpp`) and Google Consent Mode (`gtag('consent', …)` on `dataLayer`). The tag resolves nothing itself: it reports choices and signals to the
  * Worker (`POST /v1/consent`, and `context.consent` on every event), which decides and sets or
  * clears the cookie on its answer.
  */
@@ -15,8 +15,34 @@ let current: WireConsentSignals = {};
 /** The explicit choices made on this page so far, merged (a choice may name only some purposes). */
 let chosen: Purposes = {};
 
-/** The signals to put on an event's `context.consent`; undefined when the page has none. */
-export const signals = (): WireConsentSignals | undefined => (Object.keys(current).length ? current : undefined);
+/**
+ * Google Consent Mode v2: `gtag('consent', 'default' | 'update', {…})` pushes its `arguments` onto
+ * `dataLayer`; the last value of each of the four types wins. Undefined until the page's CMP has
+ * sent an `update`: a `default` alone is the page's placeholder (often "denied" until the CMP
+ * restores the visitor's stored choice), not the visitor's answer.
+ */
+function consentMode() {
+  let mode: any;
+  let updated;
+  try {
+    for (const command of (window as any).dataLayer)
+      if (command && command[0] == "consent") {
+        if (command[1] == "update") updated = 1;
+        for (const type in command[2])
+          if (/^(ad_(storage|user_data|personalization)|analytics_storage)$/.test(type) && /^(granted|denied)$/.test(command[2][type])) (mode = mode || {})[type] = command[2][type];
+      }
+  } catch {
+    // No dataLayer, or one that is not a list of commands: no Consent Mode.
+  }
+  return (updated && mode) as WireConsentSignals["googleConsentMode"];
+}
+
+/** The signals to put on an event's `context.consent` (read now); undefined when the page has none. */
+export const signals = (): WireConsentSignals | undefined => {
+  const mode = consentMode();
+  const all = mode ? { ...current, googleConsentMode: mode } : current;
+  return Object.keys(all).length ? all : undefined;
+};
 
 /**
  * A CMP reported a TC or GPP string: remember it for later events and, when it is new, tell the
@@ -94,5 +120,5 @@ export function consent(choice: unknown): string | void {
   }
   if (!Object.keys(purposes).length) return invalid;
   chosen = { ...chosen, ...purposes };
-  consentRequest({ ...current, purposes }, chosen.analytics === false && chosen.personalization === false);
+  consentRequest({ ...signals(), purposes }, chosen.analytics === false && chosen.personalization === false);
 }

@@ -14,10 +14,12 @@
  * `TCString.decode` walked for seconds) to /v1/consent, the same inside a GPP string, a GPP header
  * crafted to expand into millions of section ids, a batch of ten events each carrying the TC
  * string, a 500-event browser batch naming 500 userIds, a 500-event server batch for 500 profiles
- * (trusted, reported for scale), and a decision rendering an HTML template with many URL
- * attributes from long traits.
+ * (trusted, reported for scale), a decision rendering an HTML template with many URL
+ * attributes from long traits, and a gzip bomb (256 MB of zeros in 250 KB, Content-Encoding: gzip:
+ * refused with 413 once 500 KB came out, the rest drained, never inflated).
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { Base64Url, BitLength, GVL, TCModel, TCString } from "@iabtechlabtcf/core";
 import { HeaderV1 } from "@iabgpp/cmpapi";
 import { groupPids } from "./lib/wrangler-dev.mjs";
@@ -152,6 +154,7 @@ export async function benchHostile(dev, log = console.error) {
   const identified = await post(dev.url, "/v1/identify", { userId: user, traits }, server);
   if (!identified.ok) throw new Error(`POST /v1/identify answered ${identified.status}: ${await identified.text()}`);
 
+  const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 });
   const shapes = [
     ["/v1/consent, 8,000-character TC string (1,400 vendor ranges)", true, () => post(dev.url, "/v1/consent", { writeKey: dev.writeKey, tcString: tc }, browser)],
     ["/v1/consent, the same TC string inside a GPP string", true, () => post(dev.url, "/v1/consent", { writeKey: dev.writeKey, gppString: gppWith(tc) }, browser)],
@@ -164,6 +167,7 @@ export async function benchHostile(dev, log = console.error) {
     ],
     ["/v1/batch, 500 events for 500 profiles (server, trusted)", false, () => post(dev.url, "/v1/batch", { batch: Array.from({ length: 500 }, (_, i) => ({ type: "track", event: "Viewed", userId: `${user}-s${i}-${Math.random().toString(36).slice(2)}` })) }, server)],
     ["/v1/decide, HTML template of 160 URL attributes, 2 KB hostile traits", true, () => post(dev.url, "/v1/decide", { slots: ["hostile"], userId: user }, server)],
+    ["/v1/batch, gzip bomb: 256 MB of zeros in 250 KB (server)", true, () => fetch(`${dev.url}/v1/batch`, { method: "POST", headers: { ...server, "content-type": "application/json", "content-encoding": "gzip" }, body: bomb })],
     ["/healthz (baseline)", false, () => fetch(`${dev.url}/healthz`, { method: "POST" })],
   ];
   const rows = [];

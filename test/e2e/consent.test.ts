@@ -31,8 +31,20 @@ afterEach(async ({ task }) => {
   await context?.close();
 });
 
-async function openPage(url: string, options: { gpc?: boolean } = {}) {
+async function openPage(url: string, options: { gpc?: boolean; consentMode?: Record<string, string> } = {}) {
   context = await newVisitorContext(browser);
+  // Google's gtag snippet with Consent Mode defaults, as a page sets them before any tag loads.
+  if (options.consentMode) {
+    await context.addInitScript((defaults) => {
+      const w = window as unknown as { dataLayer: unknown[]; gtag: (...args: unknown[]) => void };
+      w.dataLayer = w.dataLayer || [];
+      w.gtag = function () {
+        // eslint-disable-next-line prefer-rest-params
+        w.dataLayer.push(arguments);
+      };
+      w.gtag("consent", "default", defaults);
+    }, options.consentMode);
+  }
   // Global Privacy Control, as a browser with it switched on exposes it to scripts.
   if (options.gpc) await context.addInitScript(() => Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true }));
   page = await context.newPage();
@@ -164,6 +176,25 @@ describe("consent in the browser", () => {
     await cohort("track", "With GPC");
     const profile = await eventually(() => lookup({ anonymousId: id }), hasTrack("With GPC"), "the track with GPC");
     expect(profile!.consent).toMatchObject({ purposes: { analytics: true, advertising: false }, sources: { advertising: "gpc" } });
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("Google Consent Mode on the page", () => {
+  it("its defaults refuse, so no cookie; the CMP's gtag consent update grants analytics, and the next event makes the profile", async () => {
+    const denied = { ad_storage: "denied", analytics_storage: "denied", ad_user_data: "denied", ad_personalization: "denied" };
+    await openPage(customerPage({ key: optIn.writeKey }), { consentMode: denied });
+    await answered("/v1/batch");
+    expect(await cohortId()).toBeUndefined();
+
+    await page.evaluate(() => (window as unknown as { gtag: (...args: unknown[]) => void }).gtag("consent", "update", { analytics_storage: "granted", ad_user_data: "granted" }));
+    await cohort("track", "With Consent Mode");
+    const id = await visitorId(context);
+    const profile = await eventually(() => lookup({ anonymousId: id }), hasTrack("With Consent Mode"), "the track under Consent Mode");
+    expect(profile!.consent).toMatchObject({
+      purposes: { analytics: true, personalization: false, advertising: false },
+      sources: { analytics: "consentMode", advertising: "consentMode" },
+    });
     expect(pageErrors).toEqual([]);
   });
 });

@@ -336,3 +336,60 @@ describe("cohort('consent', choice)", () => {
     expect(debug.join("\n")).toMatch(/queue full, dropped/);
   });
 });
+
+/** What `gtag('consent', …)` pushes onto dataLayer: its `arguments` object. */
+function gtagArgs(..._args: unknown[]): IArguments {
+  // eslint-disable-next-line prefer-rest-params
+  return arguments;
+}
+
+describe("Google Consent Mode v2 (gtag consent commands on dataLayer)", () => {
+  const GRANTED = { ad_storage: "granted", analytics_storage: "granted", ad_user_data: "granted", ad_personalization: "granted" };
+  it.each([
+    { page: "no dataLayer", dataLayer: undefined, mode: undefined },
+    { page: "a dataLayer without consent commands", dataLayer: [{ event: "gtm.js" }, gtagArgs("config", "G-1")], mode: undefined },
+    // A default alone is the page's placeholder until its CMP answers: not the visitor's choice.
+    { page: "a default, no update yet", dataLayer: [gtagArgs("consent", "default", { ...GRANTED, ad_storage: "denied", wait_for_update: 500 })], mode: undefined },
+    {
+      page: "a default, then the CMP's update of nothing new",
+      dataLayer: [gtagArgs("consent", "default", { ...GRANTED, ad_storage: "denied", wait_for_update: 500 }), gtagArgs("consent", "update", {})],
+      mode: { ...GRANTED, ad_storage: "denied" },
+    },
+    {
+      page: "a default, then an update of some types (the last value per type wins)",
+      dataLayer: [
+        gtagArgs("consent", "default", { ad_storage: "denied", analytics_storage: "denied", ad_user_data: "denied", ad_personalization: "denied" }),
+        { event: "cmp_loaded" },
+        gtagArgs("consent", "update", { analytics_storage: "granted", ad_user_data: "granted" }),
+      ],
+      mode: { ad_storage: "denied", analytics_storage: "granted", ad_user_data: "granted", ad_personalization: "denied" },
+    },
+    {
+      page: "odd values and other types (only the four, only granted/denied)",
+      dataLayer: [null, gtagArgs("consent", "update", { ad_storage: "yes", functionality_storage: "granted", analytics_storage: "denied" }), gtagArgs("consent", "update")],
+      mode: { analytics_storage: "denied" },
+    },
+    { page: "a dataLayer that is not a list", dataLayer: { push() {} }, mode: undefined },
+  ])("$page → googleConsentMode $mode", async ({ dataLayer, mode }) => {
+    await load({ window: { dataLayer } });
+    const e = track("Viewed");
+    if (mode) expect(e.context.consent).toEqual({ googleConsentMode: mode });
+    else expect(JSON.parse(JSON.stringify(e.context))).not.toHaveProperty("consent");
+  });
+
+  it("reads the state when each event happens, next to the other signals, and sends it with a choice", async () => {
+    const dataLayer: unknown[] = [gtagArgs("consent", "default", { analytics_storage: "denied" }), gtagArgs("consent", "update", {})];
+    await load({ navigator: { globalPrivacyControl: true }, window: { dataLayer } });
+    const before = track("Before");
+    dataLayer.push(gtagArgs("consent", "update", { analytics_storage: "granted" }));
+    const after = track("After");
+    expect(before.context.consent).toEqual({ gpc: true, googleConsentMode: { analytics_storage: "denied" } });
+    expect(after.context.consent).toEqual({ gpc: true, googleConsentMode: { analytics_storage: "granted" } });
+    consent.consent({ advertising: false });
+    await flushPromises();
+    req(0).settle(200);
+    await flushPromises();
+    expect(sent()).toEqual([["Before", "After"], "consent"]);
+    expect(req(1).body).toEqual({ writeKey: "wk_1", gpc: true, googleConsentMode: { analytics_storage: "granted" }, purposes: { advertising: false } });
+  });
+});

@@ -65,8 +65,19 @@ const page = z.looseObject({
   search: z.string().max(8192).optional(),
 });
 
+const consentModeState = z.enum(["granted", "denied"], { error: 'must be "granted" or "denied"' });
+
+/** Google Consent Mode v2 (`gtag('consent', …)`): the four types Cohort reads; other types are kept. */
+export const googleConsentModeSchema = z.looseObject({
+  ad_storage: consentModeState.optional(),
+  analytics_storage: consentModeState.optional(),
+  ad_user_data: consentModeState.optional(),
+  ad_personalization: consentModeState.optional(),
+});
+
 export const consentSchema = z.looseObject({
   categoryPreferences: z.record(z.string(), z.boolean()).optional(),
+  googleConsentMode: googleConsentModeSchema.optional(),
   tcString: z.string().max(8192).optional(),
   gppString: z.string().max(8192).optional(),
 });

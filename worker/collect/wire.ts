@@ -25,6 +25,11 @@ export interface WireConsentSignals {
   gppString?: string;
   /** `navigator.globalPrivacyControl === true`. */
   gpc?: boolean;
+  /**
+   * Google Consent Mode v2: the last value of each type in the page's `gtag('consent', …)`
+   * commands on `dataLayer`, once the page has sent an `update` (a `default` alone is no answer).
+   */
+  googleConsentMode?: Partial<Record<"ad_storage" | "analytics_storage" | "ad_user_data" | "ad_personalization", "granted" | "denied">>;
 }
 
 export type WirePurpose = "analytics" | "personalization" | "advertising";
@@ -71,7 +76,7 @@ export interface WireConsentRequest extends WireConsentSignals {
 }
 
 /** Where each purpose's answer came from, strongest first. */
-export type WireConsentSource = "explicit" | "tcf" | "gpp" | "gpc" | "region" | "default" | "site";
+export type WireConsentSource = "explicit" | "tcf" | "gpp" | "gpc" | "consentMode" | "region" | "default" | "site";
 
 /** The answer to `/v1/consent`: the visitor's resolved purposes (the cookie is set or cleared with it). */
 export interface WireConsentResponse {

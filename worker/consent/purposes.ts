@@ -13,7 +13,7 @@ export const PURPOSES = ["analytics", "personalization", "advertising"] as const
 export type Purpose = (typeof PURPOSES)[number];
 
 /** Where a purpose's answer came from, strongest first. `site`: the site does not use the purpose. */
-export type ConsentSource = "explicit" | "tcf" | "gpp" | "gpc" | "region" | "default" | "site";
+export type ConsentSource = "explicit" | "tcf" | "gpp" | "gpc" | "consentMode" | "region" | "default" | "site";
 
 export interface ConsentState {
   purposes: Record<Purpose | "necessary", boolean>;

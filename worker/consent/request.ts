@@ -1,10 +1,11 @@
 /**
  * The consent signals of one collection request: the remembered choice (`cohort_consent` cookie),
  * the `Sec-GPC` header, the country, and what the events themselves carry in `context.consent`
- * (Segment's `categoryPreferences`, a TC or GPP string, GPC from the tag).
+ * (Segment's `categoryPreferences`, a TC or GPP string, GPC and Google Consent Mode from the tag).
  */
 import type { CollectedEvent } from "../collect/normalise";
-import { purposesFromCategories } from "./purposes";
+import { purposesFromConsentMode } from "./consent-mode";
+import { purposesFromCategories, type Purpose } from "./purposes";
 import { combineExplicit, decodeConsentCookie, decodeSignals, type ConsentSignals, type ExplicitChoice } from "./resolve";
 
 export interface RequestConsent {
@@ -20,6 +21,7 @@ export function requestSignals(events: CollectedEvent[], request: RequestConsent
   const explicit: (ExplicitChoice | undefined)[] = [decodeConsentCookie(request.consentCookie)];
   let tcString: string | undefined;
   let gppString: string | undefined;
+  let consentMode: Partial<Record<Purpose, boolean>> | undefined;
   let gpc = request.secGpc?.trim() === "1";
   let country = request.source === "browser" ? request.country : undefined;
   for (const event of [...events].sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp))) {
@@ -30,11 +32,12 @@ export function requestSignals(events: CollectedEvent[], request: RequestConsent
     if (typeof consent.tcString === "string" && consent.tcString) tcString = consent.tcString;
     if (typeof consent.gppString === "string" && consent.gppString) gppString = consent.gppString;
     if (consent.gpc === true) gpc = true;
+    consentMode = purposesFromConsentMode(consent.googleConsentMode) ?? consentMode;
     const location = event.context.location as { country?: unknown } | undefined;
     if (request.source === "server" && typeof location?.country === "string") country = location.country;
   }
   // Only the newest TC and GPP strings count, decoded here once for the whole request.
-  return decodeSignals({ explicit: combineExplicit(...explicit), tcString, gppString, gpc, country, serverSource: request.source === "server" });
+  return decodeSignals({ explicit: combineExplicit(...explicit), tcString, gppString, gpc, consentMode, country, serverSource: request.source === "server" });
 }
 
 /** What a ledger entry records of the signals: enough to show why, nothing identifying. */

@@ -8,6 +8,7 @@
  *  2. an IAB TCF v2.2 TC string (on its own, or inside a GPP string);
  *  3. a GPP string's US opt-outs (sale, sharing, targeted advertising): advertising off;
  *  4. Global Privacy Control (`Sec-GPC: 1`, `navigator.globalPrivacyControl`): advertising off;
+ *  4b. Google Consent Mode (consent-mode.ts): analytics and advertising, as the page's CMP set them;
  *  5. the region: in the EEA, the UK and Switzerland, or where a browser's country is unknown,
  *     nothing is granted without a signal (opt-in);
  *  6. the site's default (granted unless the site says otherwise).
@@ -39,6 +40,8 @@ export interface ConsentSignals {
   /** The GPP string's US sections opt out of sale, sharing or targeted advertising. */
   gppOptOut?: boolean;
   gpc?: boolean;
+  /** What the newest Google Consent Mode state says, per purpose (consent-mode.ts). */
+  consentMode?: Partial<Record<Purpose, boolean>>;
   /** ISO 3166-1 alpha-2, from `request.cf.country` or the event's `context.location.country`. */
   country?: string;
   /**
@@ -86,6 +89,8 @@ export function resolveConsent(policy: ConsentPolicy, raw: ConsentSignals, now: 
     if (tcf) return [tcf[purpose], "tcf"];
     if (purpose === "advertising" && signals.gppOptOut) return [false, "gpp"];
     if (purpose === "advertising" && signals.gpc) return [false, "gpc"];
+    const mode = signals.consentMode?.[purpose];
+    if (mode !== undefined) return [mode, "consentMode"];
     if (optIn) return [false, "region"];
     return [policy.defaults[purpose] ?? true, "default"];
   };

@@ -245,6 +245,17 @@ export function failedMessage(site: Pick<Site, "id" | "workspaceId">, rejection:
     path: rejection.path || null,
     batchIndex: rejection.index,
     messageId: typeof payload?.messageId === "string" ? payload.messageId.slice(0, 255) : null,
-    payload: text.length > MAX_EVENT_BYTES ? text.slice(0, MAX_EVENT_BYTES) : text,
+    payload: boundedHead(text),
   };
+}
+
+/**
+ * At most `MAX_EVENT_BYTES` of a refused payload, and fewer when its characters need escaping in
+ * the queue message's JSON (32 KB of NUL bytes, a gzip bomb's usual filling, would be 192 KB there,
+ * over the queue's limit).
+ */
+function boundedHead(text: string): string {
+  let head = text.length > MAX_EVENT_BYTES ? text.slice(0, MAX_EVENT_BYTES) : text;
+  while (JSON.stringify(head).length > 2 * MAX_EVENT_BYTES) head = head.slice(0, Math.floor(head.length / 2));
+  return head;
 }

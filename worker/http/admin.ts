@@ -170,6 +170,17 @@ export const ProfileView = z
     lastSeen: z.string().nullable().openapi({ format: "date-time" }),
     campaigns: z.object({ first: CampaignTouch.optional(), last: CampaignTouch.optional(), touches: z.array(CampaignTouch) }),
     segments: z.array(z.string()).openapi({ description: "Ids of the segments the profile is in now." }),
+    device: z
+      .object({
+        type: z.string().optional(),
+        manufacturer: z.string().optional(),
+        model: z.string().optional(),
+        os: z.object({ name: z.string().optional(), version: z.string().optional() }).optional(),
+        app: z.object({ name: z.string().optional(), version: z.string().optional(), build: z.string().optional(), namespace: z.string().optional() }).optional(),
+        browser: z.object({ name: z.string().optional(), version: z.string().optional() }).optional(),
+      })
+      .nullable()
+      .openapi({ description: "The device of the newest event that named one (context.device, os, app; a browser's from its user agent)." }),
     consent: z.object({ purposes: z.record(z.string(), z.boolean()), sources: z.record(z.string(), z.string()), at: z.number(), policyVersion: z.string() }).nullable(),
     recentEvents: z.array(z.object({ messageId: z.string(), type: z.string(), timestamp: z.string() })),
     predictions: z

@@ -8,6 +8,7 @@ import { batchEnvelopeSchema, eventSchemas } from "../collect/schema";
 import { ProfileView } from "./admin";
 import { consentSchema } from "./consent";
 import { decideSchema } from "./decide";
+import { profileQuery } from "../sources/profile-api";
 import { ErrorEnvelope, jsonResponse, securitySchemes, z } from "./openapi";
 
 const Rejection = z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string() });
@@ -19,6 +20,16 @@ const Collected = z
   .openapi("Collected", { description: "`decisions` when the request asked `?decide=slot,…`." });
 const Purposes = z.object({ necessary: z.boolean(), analytics: z.boolean(), personalization: z.boolean(), advertising: z.boolean() });
 const ConsentAnswer = z.object({ consent: z.object({ purposes: Purposes, sources: z.record(z.string(), z.string()), policyVersion: z.string() }) });
+
+const ServerProfile = z
+  .object({
+    profileKey: z.string().openapi({ example: "demo:user:ada" }),
+    traits: z.record(z.string(), z.unknown()),
+    segments: z.array(z.string()).openapi({ description: "Ids of the segments the profile is in now." }),
+    predictions: z.record(z.string(), z.unknown()).openapi({ description: "By prediction id: `{score, percentile}`; `{}` until a prediction is ready." }),
+    consent: z.object({ purposes: Purposes, sources: z.record(z.string(), z.string()), policyVersion: z.string() }).nullable(),
+  })
+  .openapi("ServerProfile");
 
 const refused = { "4XX": jsonResponse(ErrorEnvelope, "Refused: `error.path` names the field at fault; 413 past the size limits, 429 past the rate limits.") };
 /**
@@ -62,6 +73,19 @@ export function registerCollectionPaths(registry: OpenAPIHono["openAPIRegistry"]
     security,
     request: { body: body(decideSchema) },
     responses: { 200: jsonResponse(z.object({ decisions: Decisions }), "Decisions by slot"), ...refused },
+  });
+  registry.registerComponent("securitySchemes", "secretKey", securitySchemes.secretKey);
+  registry.registerPath({
+    method: "get",
+    path: "/v1/profile",
+    summary: "A visitor's traits, segments, predictions and consent, for the site's server (secret key only)",
+    tags,
+    security: [{ secretKey: [] }],
+    request: { query: profileQuery },
+    responses: {
+      200: jsonResponse(ServerProfile, "The profile the id leads to (after merges)"),
+      "4XX": jsonResponse(ErrorEnvelope, "401 without a key; 403 `secret_key_required` for a write key; 404 `profile_not_found` when the site's workspace has no such profile (or it was erased)."),
+    },
   });
   registry.registerPath({
     method: "get",

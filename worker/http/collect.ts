@@ -21,9 +21,10 @@ import { listSegmentRows } from "../store/segments";
 import { liveDefinitions } from "../store/definitions";
 import { userHash } from "../identity/verify";
 import { ensureIdentitySecret, findSiteByKey, identityPolicy, isSecretKey, originAllowed } from "../store/sites";
-import { BodyTooLarge, jsonBody, readBody } from "./body";
+import { BodyNotDecodable, BodyTooLarge, jsonBody, readBody } from "./body";
 import { consentRoute } from "./consent";
 import { decideRoute } from "./decide";
+import { profileRoute } from "./profile-api";
 import { ApiError } from "./errors";
 import { limitByIp, limitEvents } from "./ratelimit";
 import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
@@ -61,9 +62,9 @@ function handler(kind: EventType | "batch") {
     try {
       text = await readBody(c.req.raw, kind === "batch" ? MAX_BATCH_BYTES : MAX_EVENT_BYTES);
     } catch (error) {
-      if (error instanceof BodyTooLarge) {
+      if (error instanceof BodyTooLarge || error instanceof BodyNotDecodable) {
         if (headerKey) await authenticate(c, headerKey);
-        return refuse(c, headerSite, error, error.head);
+        return refuse(c, headerSite, error, error instanceof BodyTooLarge ? error.head : null);
       }
       throw error;
     }
@@ -198,3 +199,4 @@ collect.post("/demo/user-hash", async (c) => {
 
 collect.post("/consent", consentRoute);
 collect.post("/decide", decideRoute);
+collect.get("/profile", profileRoute);

@@ -5,6 +5,8 @@ import { getCookie } from "hono/cookie";
 import { z } from "zod";
 import { sitePolicy } from "../flows/ingest";
 import { MAX_EVENT_BYTES } from "../collect/parse";
+import { googleConsentModeSchema } from "../collect/schema";
+import { purposesFromConsentMode } from "../consent/consent-mode";
 import { mayProfile, PURPOSES } from "../consent/purposes";
 import { combineExplicit, decodeConsentCookie, decodeSignals, resolveConsent } from "../consent/resolve";
 import type { AppContext } from "../env";
@@ -25,6 +27,7 @@ export const consentSchema = z.object({
   tcString: z.string().max(8192).optional(),
   gppString: z.string().max(8192).optional(),
   gpc: z.boolean().optional(),
+  googleConsentMode: googleConsentModeSchema.optional(),
 });
 
 /**
@@ -44,6 +47,7 @@ export async function consentRoute(c: AppContext) {
     tcString: body.tcString,
     gppString: body.gppString,
     gpc: body.gpc === true || base.secGpc?.trim() === "1",
+    consentMode: purposesFromConsentMode(body.googleConsentMode),
     country: base.country,
   });
   const policy = sitePolicy(site);

@@ -2,6 +2,7 @@
  * The ProfileStore's RPC contract: what the Worker sends a profile and what it answers, and the
  * limits of what a profile keeps.
  */
+import type { DeviceSummary } from "../collect/device";
 import type { CollectedEvent } from "../collect/normalise";
 import type { ConsentPolicy, ConsentState } from "../consent/purposes";
 import type { ConsentSignals, ExplicitChoice } from "../consent/resolve";
@@ -106,6 +107,8 @@ export interface ProfileView {
   lastSeen: string | null;
   campaigns: { first?: CampaignTouch; last?: CampaignTouch; touches: CampaignTouch[] };
   segments: string[];
+  /** The device of the newest event that said anything of one (collect/device.ts), else null. */
+  device: DeviceSummary | null;
   consent: (ConsentState & { explicit?: ExplicitChoice }) | null;
   recentEvents: RecentEvent[];
   /** Scores of the live predictions, by id, with when they were computed (none without personalisation consent). */

@@ -3,6 +3,7 @@
  * snapshot is plain data taken from the source in one step; `absorbPlan` decides, against what the
  * target already holds, what to add so that nothing is counted twice.
  */
+import type { DeviceSummary } from "../collect/device";
 import type { ExplicitChoice } from "../consent/resolve";
 import { countersFor, type RecentEvent } from "./effects";
 
@@ -19,6 +20,8 @@ export interface ProfileSnapshot {
   firstSeen?: number;
   lastSeen?: number;
   explicit?: ExplicitChoice;
+  /** The device of the source's newest event that named one (collect/device.ts). */
+  device?: DeviceSummary;
 }
 
 /**

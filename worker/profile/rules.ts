@@ -14,7 +14,7 @@ export interface MembershipChange {
 }
 
 /** Signals of the visitor's own: they can take back a consent the profile holds. */
-const STRONG_SOURCES = new Set(["explicit", "tcf", "gpp", "gpc"]);
+const STRONG_SOURCES = new Set(["explicit", "tcf", "gpp", "gpc", "consentMode"]);
 /** Sources that are not the visitor's: a first consent from them alone is not a ledger entry. */
 const WEAK_SOURCES = new Set(["default", "site", "region"]);
 

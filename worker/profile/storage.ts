@@ -20,7 +20,7 @@ import { assignments, campaigns, counters, events, identities, memberships, merg
 /** Profile data, as opposed to the consent, pointers and tombstone kept in `meta`. */
 const DATA_TABLES = [identities, traits, seen, events, counters, campaigns, memberships, assignments];
 /** Meta values that describe the visitor (they go with the data). */
-const DATA_META = ["key", "first_seen", "last_seen", "context", "edge_at", "predictions"];
+const DATA_META = ["key", "first_seen", "last_seen", "context", "edge_at", "predictions", "device"];
 /** Rows per multi-row statement (3 columns each: well under SQLite's bound-parameter limits). */
 const ROWS = 30;
 

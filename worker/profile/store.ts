@@ -8,6 +8,7 @@
  * owe the pipeline. Decisions are pure functions (`rules.ts`, `effects.ts`, `merge.ts`,
  * `consent/`, `segments/`, `decisions/`); storage is `storage.ts`.
  */
+import { deviceOf, type DeviceSummary } from "../collect/device";
 import { DurableObject } from "cloudflare:workers";
 import type { CollectedEvent } from "../collect/normalise";
 import { stripClickIds, stripTouch, withConsent } from "../consent/enforce";
@@ -117,6 +118,9 @@ export class ProfileStore extends DurableObject<Env> {
       const fresh = this.data.markSeenAll(events.map((e) => e.messageId), now);
       const toStore = events.filter((e) => fresh.delete(e.messageId)).map((e) => withConsent(e, consent));
       applied = toStore.length;
+      // The device of the newest applied event that named one.
+      const device = toStore.reduce<DeviceSummary | undefined>((found, e) => deviceOf(e.context) ?? found, undefined);
+      if (device) this.data.set("device", JSON.stringify(device));
       const total = this.store(toStore, now).get("total");
       // Pruning is amortised over the stored total (so an object's restarts neither skip nor repeat it).
       if (total !== undefined && Math.floor((total - applied) / PRUNE_EVERY) < Math.floor(total / PRUNE_EVERY)) this.prune(now);
@@ -258,6 +262,7 @@ export class ProfileStore extends DurableObject<Env> {
       firstSeen: this.data.number("first_seen"),
       lastSeen: this.data.number("last_seen"),
       explicit: this.data.json<ExplicitChoice>("explicit"),
+      device: this.data.json<DeviceSummary>("device"),
     };
   }
 
@@ -283,6 +288,8 @@ export class ProfileStore extends DurableObject<Env> {
       for (const c of snapshot.campaigns) this.data.addCampaignRow(c);
       // A variant already seen stays the visitor's: the target's own assignment wins a conflict.
       for (const a of snapshot.assignments ?? []) this.data.assign(a.experienceId, a.variant, a.at, true);
+      // The device of whichever profile saw the newer event.
+      if (snapshot.device && (!this.data.get("device") || (snapshot.lastSeen ?? -Infinity) > (this.data.number("last_seen") ?? -Infinity))) this.data.set("device", JSON.stringify(snapshot.device));
       if (snapshot.firstSeen !== undefined && snapshot.firstSeen < (this.data.number("first_seen") ?? Infinity)) this.data.set("first_seen", String(snapshot.firstSeen));
       if (snapshot.lastSeen !== undefined && snapshot.lastSeen > (this.data.number("last_seen") ?? -Infinity)) this.data.set("last_seen", String(snapshot.lastSeen));
       const explicit = combineExplicit(this.data.json<ExplicitChoice>("explicit"), snapshot.explicit);
@@ -384,6 +391,7 @@ export class ProfileStore extends DurableObject<Env> {
       lastSeen: time("last_seen"),
       campaigns: { first: touches[0], last: touches.at(-1), touches },
       segments: this.data.memberOf(),
+      device: this.data.json<DeviceSummary>("device") ?? null,
       consent: consent ? { ...consent, explicit: this.data.json<ExplicitChoice>("explicit") } : null,
       recentEvents: this.data.recentEvents(50),
       predictions: predictionView(this.predictionScores()),
