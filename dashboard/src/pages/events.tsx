@@ -18,7 +18,7 @@ export interface ArchivedEvent {
   bot: boolean;
   timestamp: string;
   receivedAt: string;
-  event: Record<string, unknown> & { context?: { consent?: unknown } };
+  event: Record<string, unknown> & { consent?: unknown };
 }
 
 const POLL_MS = 2000;
@@ -26,19 +26,24 @@ const MARGIN_MS = 60_000;
 const KEEP = 500;
 const TYPES = ["", "track", "page", "screen", "identify", "group", "alias"];
 
-/** The consent the event was collected under, in a few words. */
+/** The purposes the event was collected under (the archive's `consent`), in a few words. */
 function consentOf(event: ArchivedEvent["event"]): string {
-  const consent = (event.context as Record<string, unknown> | undefined)?.consent as Record<string, unknown> | undefined;
-  const purposes = (consent?.purposes ?? consent?.categoryPreferences ?? consent) as Record<string, unknown> | undefined;
-  if (!purposes || typeof purposes !== "object") return "—";
-  const granted = Object.entries(purposes).filter(([, v]) => v === true).map(([k]) => k);
+  const purposes = (event.consent as { purposes?: Record<string, boolean> } | undefined)?.purposes;
+  if (!purposes) return "—";
+  const granted = Object.entries(purposes).filter(([k, v]) => v && k !== "necessary").map(([k]) => k);
   return granted.length ? granted.join(", ") : "none granted";
 }
 
 export function EventsPage() {
   const { site } = useApp();
   const [type, setType] = useState("");
+  const [typed, setTyped] = useState("");
   const [name, setName] = useState("");
+  // The name filter applies a moment after typing stops, not at every key.
+  useEffect(() => {
+    const timer = setTimeout(() => setName(typed.trim()), 300);
+    return () => clearTimeout(timer);
+  }, [typed]);
   const [rows, setRows] = useState<ArchivedEvent[]>([]);
   const [error, setError] = useState<ApiFailure | null>(null);
   const [loaded, setLoaded] = useState(false);
@@ -62,7 +67,7 @@ export function EventsPage() {
       }
       try {
         const since = newest.current ? new Date(Date.parse(newest.current) - MARGIN_MS).toISOString() : undefined;
-        const { events } = await api<{ events: ArchivedEvent[] }>("/events", { query: { siteId: site.id, type, name: name.trim(), since, limit: 200 } });
+        const { events } = await api<{ events: ArchivedEvent[] }>("/events", { query: { siteId: site.id, type, name, since, limit: 200 } });
         if (!live) return;
         setError(null);
         setLoaded(true);
@@ -92,7 +97,7 @@ export function EventsPage() {
       intro="Events as the archive receives them, newest first, refreshed every 2 seconds."
       actions={
         <button type="button" onClick={() => setPaused(!paused)} aria-pressed={paused}>
-          {paused ? "Resume" : "Pause"}
+          {paused ? "Resume feed" : "Pause feed"}
         </button>
       }
     >
@@ -106,7 +111,7 @@ export function EventsPage() {
           </select>
         </label>
         <label>
-          Name <input type="search" value={name} onChange={onText(setName)} placeholder="e.g. Order Completed" />
+          Name <input type="search" value={typed} onInput={onText(setTyped)} placeholder="e.g. Order Completed" />
         </label>
       </form>
       <ErrorNote error={error} />

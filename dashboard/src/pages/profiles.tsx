@@ -49,7 +49,7 @@ export function ProfilesPage() {
           </select>
         </label>
         <label>
-          Value <input type="search" required value={value} onChange={onText(setValue)} placeholder={kind === "email" ? "ada@example.com" : "ada"} />
+          Value <input type="search" required value={value} onInput={onText(setValue)} placeholder={kind === "email" ? "ada@example.com" : "ada"} />
         </label>
         <button type="submit">Find</button>
       </form>
