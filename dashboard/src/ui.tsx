@@ -92,7 +92,9 @@ export function Table<T>({ rows, columns, pageSize = 20, empty, caption, rowKey 
             {shown.map((row, i) => (
               <tr key={rowKey ? rowKey(row) : i}>
                 {columns.map((c) => (
-                  <td class={c.class}>{c.cell(row)}</td>
+                  <td class={c.class} data-label={c.label}>
+                    <div>{c.cell(row)}</div>
+                  </td>
                 ))}
               </tr>
             ))}
@@ -130,8 +132,9 @@ export function Chart({ x, series, label, height = 220, bars = false, categories
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
-      scales: { x: { time: !categories } },
-      axes: [categories ? { values: (_u, splits) => splits.map((v) => categories[Math.round(v)] ?? "") } : {}, { size: 50 }],
+      // Categories sit on whole numbers with half a step either side; a lone day gets a day either side.
+      scales: { x: categories ? { time: false, range: () => [-0.5, categories.length - 0.5] } : x.length === 1 ? { time: true, range: () => [x[0]! - 86_400, x[0]! + 86_400] } : { time: true } },
+      axes: [categories ? { splits: () => categories.map((_, i) => i), values: (_u, splits) => splits.map((v) => categories[Math.round(v)] ?? "") } : {}, { size: 50 }],
       legend: { show: series.length > 1 },
       series: [
         {},

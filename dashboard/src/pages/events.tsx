@@ -131,7 +131,7 @@ export function EventsPage() {
                 { label: "Received", cell: (e) => time(e.receivedAt) },
                 { label: "Type", cell: (e) => e.type },
                 { label: "Name", cell: (e) => e.name ?? "—" },
-                { label: "Who", cell: (e) => e.userId ?? e.anonymousId ?? "—", class: "wrap" },
+                { label: "Who", cell: (e) => (e.userId || e.anonymousId ? <a href={`#/profiles?${new URLSearchParams(e.userId ? { userId: e.userId } : { anonymousId: e.anonymousId! })}`}>{e.userId ?? e.anonymousId}</a> : "—"), class: "wrap" },
                 { label: "Consent", cell: (e) => consentOf(e.event) },
                 {
                   label: "JSON",
