@@ -160,8 +160,8 @@ export function Chart({ x, series, label, height = 220, bars = false, categories
 }
 
 /** A figure beside the same figure for the period before (period over period). */
-export function Stat({ label, value, previous, format = (n) => n.toLocaleString() }: { label: string; value: number | null; previous?: number | null; format?: (n: number) => string }) {
-  let delta: JSX.Element | null = null;
+export function Stat({ label, value, previous, format = (n) => n.toLocaleString(), none }: { label: string; value: number | null; previous?: number | null; format?: (n: number) => string; none?: string }) {
+  let delta: JSX.Element | null = value === null && none ? <span class="delta">{none}</span> : null;
   if (value !== null && previous !== undefined && previous !== null) {
     if (previous === 0) delta = <span class="delta">{value === 0 ? "no change" : "new"}</span>;
     else {

@@ -57,7 +57,7 @@ export function OverviewPage() {
             <Stat label="Visitors" value={o.visitors.current} previous={o.visitors.previous} />
             <Stat label="Visitors now (5 min)" value={o.currentVisitors} />
             {o.consent.map((c) => (
-              <Stat label={`Consent: ${c.purpose}`} value={c.rate} previous={c.previousRate} format={percent} />
+              <Stat label={`Consent: ${c.purpose}`} value={c.rate} previous={c.previousRate} format={percent} none="no choice made in the period" />
             ))}
           </div>
           <Card title={`Events per minute (${o.bucketMinutes === 1 ? "each minute" : `averaged over ${o.bucketMinutes} min`})`}>
