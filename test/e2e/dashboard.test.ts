@@ -114,6 +114,26 @@ describe("signing in to the dashboard", () => {
   });
 });
 
+describe("the workspace switcher", () => {
+  it("appears once tokens for two workspaces are signed in, and shows the chosen workspace's sites", async () => {
+    const { url, demo } = e2e();
+    const { context, page, errors } = await signedIn();
+    expect(await page.getByLabel("Workspace").count()).toBe(0);
+    await page.getByRole("link", { name: "Add workspace" }).click();
+    await page.getByLabel("Admin token").fill(demo.adminToken);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const switcher = page.getByLabel("Workspace");
+    await expect.poll(() => switcher.inputValue(), { timeout: 15_000 }).toBe("demo");
+    await page.goto(`${url}/admin/#/sites`);
+    await page.locator("h2", { hasText: "Demo shop" }).first().waitFor();
+    await switcher.selectOption("e2e");
+    await page.locator("h2", { hasText: "E2E shop" }).waitFor();
+    expect(await page.locator("h2", { hasText: "Demo shop" }).count()).toBe(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
+
 describe("the dashboard's pages", () => {
   it("each open without a console error, loading nothing from another origin", async () => {
     const { context, page, errors, origins } = await signedIn();

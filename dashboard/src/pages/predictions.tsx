@@ -13,9 +13,13 @@ import { Card, Chart, ErrorNote, Field, Loading, onText, Page, Stat, Table, time
 interface Prediction {
   id: string;
   name?: string;
+  goal?: { event: string; where?: unknown[] };
+  within?: string;
   status: "training" | "ready" | "insufficient_data";
+  reason?: string | null;
+  version?: number;
   trainedAt?: string | null;
-  metrics?: { auc: number; logLoss: number; positives: number; negatives: number; liftByDecile: number[] } | null;
+  metrics?: { auc: number | null; logLoss: number | null; positives: number; negatives: number; liftByDecile: number[] } | null;
   features?: { name: string; weight: number }[];
 }
 
@@ -47,6 +51,7 @@ function PredictionList() {
             empty={<p>No predictions yet.</p>}
             columns={[
               { label: "Name", cell: (p) => <a href={`#/predictions/${p.id}`}>{p.name ?? p.id}</a>, class: "wrap" },
+              { label: "Goal", cell: (p) => (p.goal ? `${p.goal.event} within ${p.within}` : "—"), class: "wrap" },
               { label: "Status", cell: (p) => p.status },
               { label: "AUC", cell: (p) => p.metrics?.auc?.toFixed(3) ?? "—", class: "num" },
               { label: "Trained", cell: (p) => time(p.trainedAt) },
@@ -111,9 +116,18 @@ function PredictionDetail({ id }: { id: string }) {
     }
   };
   return (
-    <Page title={p.name ?? p.id} intro={<>Status {p.status}{p.trainedAt ? `, trained ${time(p.trainedAt)}` : ""}</>} actions={may(session.role, "editor") && <button type="button" onClick={retrain}>Retrain</button>}>
+    <Page
+      title={p.name ?? p.id}
+      intro={
+        <>
+          {p.goal ? `Does “${p.goal.event}” within ${p.within ?? "the window"}. ` : ""}Status {p.status}
+          {p.version ? `, model version ${p.version}` : ""}
+          {p.trainedAt ? `, trained ${time(p.trainedAt)}` : ""}.
+        </>
+      } actions={may(session.role, "editor") && <button type="button" onClick={retrain}>Retrain</button>}>
       <ErrorNote error={error} />
-      {p.status === "insufficient_data" && <p class="warning">Not enough data: a model needs at least 100 visitors who did the goal and 100 who did not.</p>}
+      {p.status === "insufficient_data" && <p class="warning">{p.reason ?? "Not enough data: a model needs at least 100 visitors who did the goal and 100 who did not."}</p>}
+      {p.status === "training" && <p role="status">Training: the metrics appear when the job is done.</p>}
       {m && (
         <>
           <div class="stats">

@@ -5,36 +5,10 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, toFailure, type ApiFailure } from "../api";
+import { lineOfPath } from "../rule-path";
 import { Field } from "../ui";
 
 export const EXAMPLE_RULE = { all: [{ event: "Product Viewed", within: "7d" }] };
-
-/** The line (1-based) where `path` (e.g. `rule.all.0.op`) sits in `text`, formatted as JSON.stringify(…, 2) does. */
-export function lineOfPath(text: string, path: string | undefined): number | null {
-  if (!path?.startsWith("rule")) return null;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const keys = path.split(".").slice(1);
-  const MARK = "\u0000here\u0000";
-  const copy = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
-  if (keys.length === 0) return 1;
-  let at: Record<string, unknown> = copy;
-  for (const key of keys.slice(0, -1)) {
-    const next = at?.[key];
-    if (typeof next !== "object" || next === null) return null;
-    at = next as Record<string, unknown>;
-  }
-  const last = keys.at(-1)!;
-  if (!(last in at)) return null;
-  at[last] = MARK;
-  const lines = JSON.stringify(copy, null, 2).split("\n");
-  const index = lines.findIndex((l) => l.includes(JSON.stringify(MARK)));
-  return index < 0 ? null : index + 1;
-}
 
 export interface RuleCheck {
   rule: unknown;
