@@ -62,7 +62,10 @@ export function useApi<T>(path: string | null, query: Query = {}): Loaded<T> {
   const [tick, setTick] = useState(0);
   const key = path === null ? null : withQuery(path, query);
   useEffect(() => {
-    if (key === null) return;
+    if (key === null) {
+      setState({ data: null, error: null, loading: false });
+      return;
+    }
     let live = true;
     setState((s) => ({ ...s, loading: true }));
     api<T>(path!, { query })

@@ -199,7 +199,10 @@ function Shell({ session }: { session: Session }) {
           ))}
         </ul>
       </nav>
-      <main id="main">{content}</main>
+      {/* Keyed by the route, so a page never shows what it held for the previous one. */}
+      <main id="main" key={`${page}/${id ?? ""}`}>
+        {content}
+      </main>
     </AppContext.Provider>
   );
 }

@@ -30,6 +30,8 @@ const PAGES = [
 const WRITE = /\b(new|create|save|delete|erase|rotate|replay|enable|upload|train|retrain|export)\b|^pause$/i;
 
 let browser: Browser;
+/** Detail pages made by the first page test (a destination, an experiment), opened by the later ones too. */
+let details: (readonly [string, string])[] = [];
 const run = Date.now().toString(36);
 
 beforeAll(async () => {
@@ -137,9 +139,25 @@ describe("the workspace switcher", () => {
 describe("the dashboard's pages", () => {
   it("each open without a console error, loading nothing from another origin", async () => {
     const { context, page, errors, origins } = await signedIn();
-    for (const [fragment, heading] of PAGES) {
+    // Detail pages too: a destination (to a local port nothing listens on) and an experiment with results.
+    const admin = { authorization: `Bearer ${e2e().adminToken}`, "content-type": "application/json" };
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${e2e().url}/admin/api${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) });
+      expect(res.status, `POST ${path}`).toBe(201);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const destination = await post("/destinations", { name: `Dash hook ${run}`, type: "webhook", config: { url: "http://127.0.0.1:9/hook" }, enabled: false });
+    const experience = await post("/experiences", { name: `Dash test ${run}`, slot: `dash-${run}`, status: "live", goal: { event: "Order Completed" }, variants: [{ id: "a", weight: 1, content: { text: "A" } }, { id: "b", weight: 1, content: { text: "B" } }] });
+    details = [
+      [`destinations/${destination}`, `Dash hook ${run}`],
+      ["destinations/new", "New webhook destination"],
+      [`experiences/${experience}`, `Dash test ${run}`],
+      ["experiences/new", "New experience"],
+      ["segments/new", "New segment"],
+    ];
+    for (const [fragment, heading] of [...PAGES, ...details]) {
       await open(page, fragment, heading);
-      await page.screenshot({ path: `${SHOTS}${fragment}.png`, fullPage: true });
+      await page.screenshot({ path: `${SHOTS}${fragment.replaceAll("/", "-")}.png`, fullPage: true });
       expect(errors, `on #/${fragment}`).toEqual([]);
     }
     expect([...origins]).toEqual([e2e().url]);
@@ -148,11 +166,11 @@ describe("the dashboard's pages", () => {
 
   it("do not scroll sideways at 375 px", async () => {
     const { context, page } = await signedIn(e2e().adminToken, { width: 375, height: 800 });
-    for (const [fragment, heading] of PAGES) {
+    for (const [fragment, heading] of [...PAGES, ...details]) {
       await open(page, fragment, heading);
       const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
       expect(scrollWidth, `#/${fragment} is ${scrollWidth}px wide`).toBeLessThanOrEqual(innerWidth);
-      await page.screenshot({ path: `${SHOTS}${fragment}-375.png`, fullPage: true });
+      await page.screenshot({ path: `${SHOTS}${fragment.replaceAll("/", "-")}-375.png`, fullPage: true });
     }
     await context.close();
   });
@@ -220,8 +238,9 @@ describe("a viewer", () => {
     const { context, page } = await signedIn(e2e().viewerToken);
     const segments = (await (await fetch(`${e2e().url}/admin/api/segments`, { headers: { authorization: `Bearer ${e2e().adminToken}` } })).json()) as { segments: { id: string }[] };
     const profiles = [["profiles?userId=" + encodeURIComponent(`dash-${run}-1`), "Profiles"]] as const;
-    const details = segments.segments.slice(0, 1).map((s) => [`segments/${s.id}`, ""] as const);
-    for (const [fragment, heading] of [...PAGES, ...profiles, ...details]) {
+    const segment = segments.segments.slice(0, 1).map((s) => [`segments/${s.id}`, ""] as const);
+    const existing = details.filter(([fragment]) => !fragment.endsWith("/new"));
+    for (const [fragment, heading] of [...PAGES, ...profiles, ...segment, ...existing]) {
       await page.goto(`${e2e().url}/admin/#/${fragment}`);
       await page.locator("#page-title", heading ? { hasText: heading } : {}).waitFor({ timeout: 15_000 });
       await eventually(() => page.locator("[role=status]", { hasText: "Loading…" }).count(), (n) => n === 0, `${fragment} to load`);
@@ -229,7 +248,7 @@ describe("a viewer", () => {
       expect(offered.filter((text) => WRITE.test(text.trim())), `#/${fragment} offers ${offered.join(", ")}`).toEqual([]);
     }
     // The saved segment's editor is read-only for a viewer (the reports' query fields stay open: they change nothing).
-    await page.goto(`${e2e().url}/admin/#/${details[0]![0]}`);
+    await page.goto(`${e2e().url}/admin/#/${segment[0]![0]}`);
     await page.getByTestId("segment-size").waitFor();
     expect(await page.locator("main textarea:not([readonly]), main input[type=file]").count()).toBe(0);
     expect(await page.getByLabel("Rule (JSON)").getAttribute("readonly")).not.toBeNull();
