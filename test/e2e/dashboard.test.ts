@@ -79,6 +79,9 @@ async function signedIn(token = e2e().adminToken, viewport?: { width: number; he
   return watched;
 }
 
+/** A screenshot's file name for a page: `destinations-detail`, not the id of this run's destination. */
+const shotName = (fragment: string) => fragment.replace(/\/[a-z]+_[0-9a-f]+/, "/detail").replaceAll("/", "-");
+
 async function open(page: Page, fragment: string, heading: string) {
   await page.goto(`${e2e().url}/admin/#/${fragment}`);
   await page.locator("#page-title", { hasText: heading }).waitFor({ timeout: 15_000 });
@@ -157,7 +160,7 @@ describe("the dashboard's pages", () => {
     ];
     for (const [fragment, heading] of [...PAGES, ...details]) {
       await open(page, fragment, heading);
-      await page.screenshot({ path: `${SHOTS}${fragment.replaceAll("/", "-")}.png`, fullPage: true });
+      await page.screenshot({ path: `${SHOTS}${shotName(fragment)}.png`, fullPage: true });
       expect(errors, `on #/${fragment}`).toEqual([]);
     }
     expect([...origins]).toEqual([e2e().url]);
@@ -170,7 +173,7 @@ describe("the dashboard's pages", () => {
       await open(page, fragment, heading);
       const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
       expect(scrollWidth, `#/${fragment} is ${scrollWidth}px wide`).toBeLessThanOrEqual(innerWidth);
-      await page.screenshot({ path: `${SHOTS}${fragment.replaceAll("/", "-")}-375.png`, fullPage: true });
+      await page.screenshot({ path: `${SHOTS}${shotName(fragment)}-375.png`, fullPage: true });
     }
     await context.close();
   });
