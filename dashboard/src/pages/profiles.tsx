@@ -86,7 +86,8 @@ type Subject = { userId: string } | { anonymousId: string };
 function ProfileView({ subject }: { subject: Subject }) {
   const { session } = useApp();
   const profile = useApi<Profile>("/profiles/lookup", subject);
-  const journey = useApi<{ touchpoints: { at: string; kind: string; name: string; messageId: string }[] }>("/profiles/journey", subject);
+  // The journey is asked for once the profile is known to exist (no 404 for a visitor not found).
+  const journey = useApi<{ touchpoints: { at: string; kind: string; name: string; messageId: string }[] }>(profile.data ? "/profiles/journey" : null, subject);
   const segments = useApi<{ segments: { id: string; name: string }[] }>("/segments");
   const [action, setAction] = useState<{ busy?: string; error?: ApiFailure | null; result?: unknown; note?: string }>({});
   useEffect(() => setAction({}), [JSON.stringify(subject)]);
