@@ -208,6 +208,13 @@ describe("the segment editor", () => {
     await page.getByRole("button", { name: "Explain" }).click();
     await page.getByText(`e2e:user:dash-${run}-2 is a member.`).waitFor();
     await page.screenshot({ path: `${SHOTS}segment-editor.png`, fullPage: true });
+    // Its members, each a link to the profile, which lists the segment among its own.
+    const members = page.getByRole("region", { name: "Members" });
+    await expect.poll(() => members.locator("tbody tr").count()).toBe(3);
+    await members.getByRole("link", { name: `dash-${run}-1` }).click();
+    await page.locator("h2", { hasText: `Profile e2e:user:dash-${run}-1` }).waitFor();
+    await page.locator(".card", { hasText: "Segments" }).getByRole("link", { name: `Dash viewers ${run}` }).waitFor();
+    expect(await page.locator(".card", { hasText: "Traits" }).locator("pre").textContent()).toContain(`dash-${run}-1@example.com`);
     // The invalid rule's preview answered 400 (which Chromium also logs); nothing else failed.
     expect(errors.filter((e) => !/^400 .*\/segments\/preview$|status of 400/.test(e))).toEqual([]);
     await context.close();

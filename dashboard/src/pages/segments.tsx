@@ -1,5 +1,5 @@
 /** Segments: the list with sizes, each one's history, an editor with preview, and explain. */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, toFailure, useApi, type ApiFailure } from "../api";
 import { may } from "../auth";
 import { useApp } from "../context";
@@ -134,9 +134,74 @@ function SegmentForm({ segment, canEdit }: { segment: Segment | null; canEdit: b
           )}
         </form>
       </Card>
+      {segment && <Members id={segment.id} />}
       {segment && <History id={segment.id} />}
       {segment && <Explain id={segment.id} />}
     </Page>
+  );
+}
+
+/** A profile key's page in the dashboard: `ws:user:ada` → the profile of userId ada. */
+export function profileLink(key: string) {
+  const match = /^[^:]+:(user|anon):(.*)$/.exec(key);
+  if (!match) return key;
+  const query = new URLSearchParams(match[1] === "user" ? { userId: match[2]! } : { anonymousId: match[2]! });
+  return <a href={`#/profiles?${query}`}>{match[2]}</a>;
+}
+
+function Members({ id }: { id: string }) {
+  const [pages, setPages] = useState<{ profileKey: string; since: string }[]>([]);
+  const [next, setNext] = useState<string | null | undefined>(undefined);
+  const [error, setError] = useState<ApiFailure | null>(null);
+  const load = async (after?: string) => {
+    try {
+      const page = await api<{ members: { profileKey: string; since: string }[]; next: string | null }>(`/segments/${id}/members`, { query: { after, limit: 100 } });
+      setPages((old) => [...(after ? old : []), ...page.members]);
+      setNext(page.next);
+    } catch (e) {
+      setError(toFailure(e));
+    }
+  };
+  useEffect(() => void load(), [id]);
+  const download = async () => {
+    try {
+      const csv = await api<string>(`/segments/${id}/export`, { query: { format: "csv", fields: "userId,anonymousId,email" }, raw: true });
+      const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `${id}.csv`;
+      a.click();
+      URL.revokeObjectURL(url);
+    } catch (e) {
+      setError(toFailure(e));
+    }
+  };
+  return (
+    <Card title="Members">
+      <ErrorNote error={error} />
+      <Table
+        caption="Members"
+        rows={pages}
+        rowKey={(m) => m.profileKey}
+        empty={<p>No members now.</p>}
+        columns={[
+          { label: "Profile", cell: (m) => profileLink(m.profileKey), class: "wrap" },
+          { label: "Member since", cell: (m) => time(m.since) },
+        ]}
+      />
+      <div class="actions">
+        {next && (
+          <button type="button" onClick={() => load(next)}>
+            Load more members
+          </button>
+        )}
+        {pages.length > 0 && (
+          <button type="button" onClick={download}>
+            Download members (CSV)
+          </button>
+        )}
+      </div>
+    </Card>
   );
 }
 
