@@ -243,6 +243,46 @@ describe("the live events page", () => {
   });
 });
 
+describe("the profile page", () => {
+  it("finds a visitor by email, exports their data as a file and erases them (admin)", async () => {
+    const { url, secretKey, adminToken } = e2e();
+    const userId = `dash-erase-${run}`;
+    const res = await fetch(`${url}/v1/identify`, { method: "POST", headers: { authorization: `Basic ${btoa(`${secretKey}:`)}`, "content-type": "application/json" }, body: JSON.stringify({ userId, traits: { email: `${userId}@Example.com` } }) });
+    expect(res.status).toBe(200);
+    const { context, page, errors } = await signedIn();
+    await open(page, "profiles", "Profiles");
+    await page.getByLabel("Search by").selectOption("email");
+    await page.getByLabel("Value").fill(`${userId}@example.com`);
+    // The archive is written through the queue: search again until the identify call is in it.
+    await eventually(
+      async () => {
+        await page.getByRole("button", { name: "Find" }).click();
+        const profile = page.locator("h2", { hasText: `Profile e2e:user:${userId}` });
+        await profile.or(page.getByText("No profile was identified with this email.")).waitFor();
+        return profile.isVisible();
+      },
+      (found) => found,
+      "the profile found by email",
+    );
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export data" }).click()]);
+    const exported = await download.createReadStream().then(async (stream) => {
+      let text = "";
+      for await (const chunk of stream) text += chunk;
+      return text;
+    });
+    expect(exported).toContain(`${userId}@Example.com`);
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Erase visitor" }).click();
+    await page.getByText(/Erasure pr_[\w-]+: done/).waitFor();
+    const after = await fetch(`${url}/admin/api/profiles/lookup?userId=${userId}`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(after.status).toBe(404);
+    // A visitor with no touchpoint has no journey yet (404), and none once erased: nothing else failed.
+    expect(errors.filter((e) => !e.includes("status of 404") && !/^404 .*profiles\/(lookup|journey)/.test(e))).toEqual([]);
+    await context.close();
+  });
+});
+
 describe("a viewer", () => {
   it("is offered no write action on any page", async () => {
     const { context, page } = await signedIn(e2e().viewerToken);

@@ -33,9 +33,13 @@ export function ProfilesPage() {
   const subject = query.get("userId") ? { userId: query.get("userId")! } : query.get("anonymousId") ? { anonymousId: query.get("anonymousId")! } : null;
   const email = query.get("email");
 
+  // Each search asks again, even for the same visitor (a profile changes as events arrive).
+  const [searches, setSearches] = useState(0);
   const search = (e: Event) => {
     e.preventDefault();
-    if (value.trim()) go(`profiles?${new URLSearchParams({ [kind]: value.trim() })}`);
+    if (!value.trim()) return;
+    go(`profiles?${new URLSearchParams({ [kind]: value.trim() })}`);
+    setSearches((n) => n + 1);
   };
   return (
     <Page title="Profiles" intro="One visitor's profile: who they are, what they did, which segments they are in, and what they consented to.">
@@ -53,8 +57,8 @@ export function ProfilesPage() {
         </label>
         <button type="submit">Find</button>
       </form>
-      {email && <EmailMatches email={email} />}
-      {subject && <ProfileView subject={subject} />}
+      {email && <EmailMatches key={searches} email={email} />}
+      {subject && <ProfileView key={searches} subject={subject} />}
       {!email && !subject && (
         <Empty>
           <p>Search for a visitor above, or open one from the live events.</p>
@@ -194,7 +198,8 @@ function ProfileView({ subject }: { subject: Subject }) {
         <Card title="Counters">{Object.keys(p.counters).length ? <Json value={p.counters} /> : <p class="muted">No counters.</p>}</Card>
       </div>
       <Card title="Journey">
-        <ErrorNote error={journey.error} />
+        {/* The journey answers 404 while a visitor has no touchpoint yet: that is the empty state. */}
+        <ErrorNote error={journey.error?.status === 404 ? null : journey.error} />
         <Table
           caption="Journey"
           rows={journey.data?.touchpoints ?? []}
