@@ -173,9 +173,16 @@ function Shell({ session }: { session: Session }) {
           <span class="badge role" data-testid="role">
             {session.role}
           </span>
-          <a href="#/signin-another" onClick={(e) => (e.preventDefault(), sessionStorage.setItem("cohort.adding", "1"), location.reload())}>
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              sessionStorage.setItem("cohort.adding", "1");
+              location.reload();
+            }}
+          >
             Add workspace
-          </a>
+          </button>
           <button
             type="button"
             onClick={() => {

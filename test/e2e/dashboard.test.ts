@@ -124,7 +124,7 @@ describe("the workspace switcher", () => {
     const { url, demo } = e2e();
     const { context, page, errors } = await signedIn();
     expect(await page.getByLabel("Workspace").count()).toBe(0);
-    await page.getByRole("link", { name: "Add workspace" }).click();
+    await page.getByRole("button", { name: "Add workspace" }).click();
     await page.getByLabel("Admin token").fill(demo.adminToken);
     await page.getByRole("button", { name: "Sign in" }).click();
     const switcher = page.getByLabel("Workspace");
