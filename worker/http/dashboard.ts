@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 
 /** Only the Worker's own files: no CDN, no inline script, no framing (the page holds a token). */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 export async function dashboardPage(c: Context<AppEnv>) {
   const res = await c.env.ASSETS.fetch(new Request(new URL("/admin/index.html", c.req.url)));
