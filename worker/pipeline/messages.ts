@@ -71,6 +71,8 @@ export const messageBytes = (body: PipelineMessage) => encoder.encode(JSON.strin
 
 /** Sends messages in as few `sendBatch` calls as the queue's limits allow. */
 export async function enqueue(queue: Queue, messages: PipelineMessage[]): Promise<void> {
+  // One message goes alone whatever its size (the queue refuses what it must): no need to measure it.
+  if (messages.length === 1) return void (await queue.sendBatch([{ body: messages[0]!, contentType: "json" }]));
   let chunk: MessageSendRequest<PipelineMessage>[] = [];
   let bytes = 0;
   for (const body of messages) {
