@@ -1,5 +1,5 @@
 // `npm start`: Cohort on this machine, offline. Checks PORT (default 8787) first, creates .dev.vars
-// with fresh secrets on first run, builds the tag, applies the local D1 migrations, seeds the demo
+// with fresh secrets on first run, builds the tag and the dashboard, applies the local D1 migrations, seeds the demo
 // workspace and site, writes their keys and an admin token to .cohort/demo.env, prints them, then
 // runs `wrangler dev` on PORT.
 import { execFileSync, spawn } from "node:child_process";
@@ -9,7 +9,7 @@ import { DEMO_ENV_FILE, DEMO_WORKSPACE, demoSeedArgs, newDemoKeys, writeDemoEnv 
 import { ensureDevVars } from "./lib/devvars.mjs";
 import { offlineEnv } from "./lib/offline.mjs";
 import { portFromEnv, portProblem } from "./lib/port.mjs";
-import { signAdminToken } from "./lib/token.mjs";
+import { signAdminToken, signInLink } from "./lib/token.mjs";
 
 // Before anything is written or printed: a port we cannot have is the first thing to say.
 const { port, error: portError } = portFromEnv();
@@ -32,6 +32,7 @@ const run = (file, args) => execFileSync(file, args, { cwd: root, env, stdio: ["
 const secrets = ensureDevVars();
 run(process.execPath, ["tag/build.mjs"]);
 run(process.execPath, ["scripts/build-docs.mjs"]);
+run(process.execPath, ["dashboard/build.mjs"]);
 run(wrangler, ["d1", "migrations", "apply", "DB", "--local"]);
 
 // The demo site's keys live in .wrangler/ (local state, not committed) so they stay the same
@@ -49,6 +50,7 @@ const envFile = relative(process.cwd(), DEMO_ENV_FILE) || DEMO_ENV_FILE;
 console.log(`
   Cohort is starting on ${base}
 
+  Dashboard (signs you in):  ${signInLink(base, token)}
   Demo shop (with the tag):  ${base}/
   Collection API:            ${base}/v1/batch
   Admin API:                 ${base}/admin/api

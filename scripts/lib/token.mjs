@@ -18,3 +18,11 @@ export async function signAdminToken(secret, { role = "admin", workspace = "demo
     .setExpirationTime(expiresIn)
     .sign(new TextEncoder().encode(secret));
 }
+
+/**
+ * The dashboard's sign-in link: the token rides in the URL's fragment, which the browser never
+ * sends to a server (so it stays out of access logs); the page moves it to sessionStorage and
+ * strips it from the address bar.
+ * @example signInLink("http://localhost:8787", token) // → "http://localhost:8787/admin/#token=eyJ…"
+ */
+export const signInLink = (base, token) => `${base}/admin/#token=${encodeURIComponent(token)}`;

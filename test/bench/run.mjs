@@ -12,6 +12,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { benchBundle } from "./bundle.mjs";
+import { benchDashboardSize } from "./dashboard-size.mjs";
 import { execFileSync } from "node:child_process";
 import { formatProfile, profileHttp } from "./cpu-profile.mjs";
 import { benchDecide, createDecisions, DECIDE_TARGETS, warmProfiles } from "./decide.mjs";
@@ -59,6 +60,17 @@ row("tag size, gzip -9 (Cohort t.js)", `${int(results.tag.cohort.gzip)} B`, `≤
 for (const peer of results.tag.peers) {
   if (peer.error) row(`tag size, ${peer.name}`, `error: ${peer.error}`, "", "info");
   else row(`tag size, ${peer.name} ${peer.version}`, `${int(peer.gzip)} B (${(peer.gzip / results.tag.cohort.gzip).toFixed(1)}× Cohort)`, "", "info");
+}
+
+// 1b. Dashboard first load.
+log("dashboard: building, measuring the first load");
+try {
+  results.dashboard = benchDashboardSize();
+  const d = results.dashboard;
+  row("dashboard first load, JavaScript gzip -9", `${kb(d.js.gzip)} (${kb(d.js.bytes)} raw; CSS ${kb(d.css.gzip)} gzip)`, `≤ ${kb(d.budget)}`, verdict(d.js.gzip <= d.budget));
+} catch (error) {
+  results.dashboard = { error: String(error.message ?? error) };
+  row("dashboard first load", "error (see latest.json)", "≤ 150 KB", "MISS");
 }
 
 // 2. Worker bundle.

@@ -13,7 +13,7 @@
  * Run: `npx vitest run --project e2e`. Needs Debian's Chromium at /usr/bin/chromium (or
  * CHROMIUM_PATH). COHORT_E2E_KEEP=1 keeps the temp dir with the local state and wrangler.log.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,6 +40,8 @@ export interface E2E {
   /** The e2e site's identity secret: a test computes `userHash` with it as the site's server would. */
   identitySecret: string;
   adminToken: string;
+  /** A viewer's token for the e2e workspace (the dashboard test checks what a viewer is offered). */
+  viewerToken: string;
   /**
    * The demo workspace as `npm start` seeds it (scripts/lib/demo.mjs: site, "Shoe fans" segment,
    * hero experience), on `http://127.0.0.1:<port>` only, so the demo page there is the demo's and
@@ -122,6 +124,8 @@ export default async function setup(project: TestProject) {
   };
 
   try {
+    // The tag and the dashboard are assets wrangler dev serves: built before it starts.
+    for (const build of ["tag/build.mjs", "dashboard/build.mjs"]) execFileSync(process.execPath, [join(root, build)], { cwd: root, stdio: "ignore" });
     const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], log);
     const code = await exited(migrate);
     if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (${code}):\n${readFileSync(log, "utf8")}`);
@@ -178,6 +182,7 @@ export default async function setup(project: TestProject) {
     const customerUrl = `http://localhost:${customerPort}`;
 
     const adminToken = await signAdminToken(adminSecret, { role: "admin", workspace: "e2e", subject: "e2e" });
+    const viewerToken = await signAdminToken(adminSecret, { role: "viewer", workspace: "e2e", subject: "e2e-viewer" });
     const res = await fetch(`${url}/admin/api/sites`, {
       method: "POST",
       headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
@@ -197,6 +202,7 @@ export default async function setup(project: TestProject) {
       secretKey: site.secretKey,
       identitySecret: site.identitySecret,
       adminToken,
+      viewerToken,
       demo: { url: demoUrl, ...demoKeys, adminToken: demoToken, envFile: demoEnvFile },
     });
   } catch (error) {

@@ -3,15 +3,16 @@
  * inside the token's workspace; writes need `admin` (sites) or `editor`, reads `viewer`. Routes are
  * declared with their zod schemas (worker/http/openapi.ts), which generate the OpenAPI document.
  */
-import { and, asc, desc, eq, gte, lte } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lte } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { adminAuth, requireRole } from "../admin/auth";
 import { verifyChain } from "../consent/ledger";
 import { PURPOSES } from "../consent/purposes";
 import type { AppContext } from "../env";
-import { profileKey } from "../identity/keys";
+import { idsOfKey, profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
 import { consentLedger, cookielessCounts, events, failedEvents, sites } from "../store/schema";
+import { profileKeysByEmail } from "../store/profile-search";
 import { createSite, IDENTITY_VERIFICATION, listSites, publicSite, rotateIdentitySecret, updateSite } from "../store/sites";
 import { destinationRoutes } from "./destinations";
 import { segmentExportRoutes } from "./segment-export";
@@ -207,9 +208,34 @@ admin.openapi(
   },
 );
 
+const ProfileMatch = z.object({ key: z.string(), userId: z.string().optional(), anonymousId: z.string().optional() });
+
+admin.openapi(
+  adminRoute({
+    method: "get",
+    path: "/profiles/search",
+    role: "viewer",
+    tags: tags.profiles,
+    summary: "Profiles whose identify calls gave this email trait",
+    description: "Matched trimmed and case-insensitively, most recently identified first; look each up by its userId or anonymousId.",
+    request: { query: z.object({ email: z.string().trim().min(3).max(320) }) },
+    responses: { 200: jsonResponse(z.object({ profiles: z.array(ProfileMatch) }), "Up to 20 profiles") },
+  }),
+  async (c) => {
+    const keys = await profileKeysByEmail(c.env.DB, c.get("admin").ws, c.req.valid("query").email);
+    return c.json({ profiles: keys.map((key) => ({ key, ...idsOfKey(key) })) } satisfies { profiles: z.input<typeof ProfileMatch>[] }, 200);
+  },
+);
+
 export const listSchema = z.object({
   siteId: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const eventsQuery = listSchema.extend({
+  since: z.iso.datetime({ error: "a date-time like 2026-12-01T10:00:00Z" }).optional().openapi({ description: "Only events received after this instant (poll with the newest `receivedAt` seen, less a margin: the archive is written in queue batches)." }),
+  type: z.enum(["track", "page", "screen", "identify", "group", "alias"]).optional(),
+  name: z.string().min(1).max(255).optional().openapi({ description: "The track event's or page's name, exactly." }),
 });
 
 /** Rows of the token's workspace, and of one site when the query names it. */
@@ -242,12 +268,13 @@ admin.openapi(
     role: "viewer",
     tags: tags.events,
     summary: "The newest archived events",
-    request: { query: listSchema },
+    request: { query: eventsQuery },
     responses: { 200: jsonResponse(z.object({ events: z.array(ArchivedEvent) }), "Newest first") },
   }),
   async (c) => {
-    const { siteId, limit } = c.req.valid("query");
-    const rows = await drizzle(c.env.DB).select().from(events).where(inScope(events, c.get("admin").ws, siteId)).orderBy(desc(events.receivedAt)).limit(limit);
+    const { siteId, limit, since, type, name } = c.req.valid("query");
+    const filters = and(inScope(events, c.get("admin").ws, siteId), since ? gt(events.receivedAt, new Date(since)) : undefined, type ? eq(events.type, type) : undefined, name ? eq(events.name, name) : undefined);
+    const rows = await drizzle(c.env.DB).select().from(events).where(filters).orderBy(desc(events.receivedAt)).limit(limit);
     const list = rows.map(({ payload, timestamp, receivedAt, ...row }) => ({ ...row, timestamp: timestamp.toISOString(), receivedAt: receivedAt.toISOString(), event: JSON.parse(payload) as Record<string, unknown> }));
     return c.json({ events: list } satisfies { events: z.input<typeof ArchivedEvent>[] }, 200);
   },

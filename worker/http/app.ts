@@ -5,6 +5,7 @@ import { admin } from "./admin";
 import { assets } from "./assets";
 import { collect } from "./collect";
 import { registerCollectionPaths } from "./collect-openapi";
+import { dashboardPage } from "./dashboard";
 import { docsAsset, docsPage } from "./docs";
 import { edgeEnabled, serveFromOrigin } from "./edge";
 import { errorBody, onError } from "./errors";
@@ -31,6 +32,9 @@ app.get("/admin/api/openapi.json", (c) => {
 });
 app.get("/admin/api/docs", docsPage);
 app.get("/admin/api/docs/:file", docsAsset);
+/** The dashboard (its routes are in the URL's fragment, so these two paths are all it needs). */
+app.get("/admin", dashboardPage);
+app.get("/admin/", dashboardPage);
 
 app.route("/v1", collect);
 app.route("/admin/api", admin);

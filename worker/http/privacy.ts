@@ -8,7 +8,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { requireRole } from "../admin/auth";
 import type { AppEnv } from "../env";
-import { ERASE_STEPS, getErasure, openErasure, runErasure, scheduleErasure, type ErasureView } from "../privacy/erasure";
+import { ERASE_STEPS, getErasure, listErasures, openErasure, runErasure, scheduleErasure, type ErasureView } from "../privacy/erasure";
 import { exportSubject } from "../privacy/subject";
 import { bodyLimit } from "./body";
 import { ApiError, fromZodError } from "./errors";
@@ -87,6 +87,20 @@ const requestRoute = createRoute({
   },
 });
 
+const listRoute = createRoute({
+  method: "get",
+  path: "/requests",
+  summary: "The workspace's privacy requests, newest first (role: admin)",
+  tags: ["Privacy"],
+  security: [{ bearer: [] }],
+  middleware: [requireRole("admin")] as const,
+  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }) },
+  responses: {
+    200: { description: "The requests (a done request keeps only its counts)", content: { "application/json": { schema: z.object({ requests: z.array(erasureSchema) }) } } },
+    ...errors,
+  },
+});
+
 export const privacyRoutes = new OpenAPIHono<AppEnv>({
   // Every validation failure answers the one 400 envelope, naming the field.
   defaultHook: (result) => {
@@ -113,6 +127,11 @@ privacyRoutes.openapi(eraseRoute, async (c) => {
   // Not finished: the queue resumes it (and the daily cron, should the queue be down too).
   await scheduleErasure(c.env.EVENTS, ws, view).catch((error) => console.error(`erasure ${id}: could not queue its retry; the cron resumes it`, error));
   return c.json(view, 202);
+});
+
+privacyRoutes.openapi(listRoute, async (c) => {
+  const { limit } = c.req.valid("query");
+  return c.json({ requests: await listErasures(c.env.DB, c.get("admin").ws, limit) }, 200);
 });
 
 privacyRoutes.openapi(requestRoute, async (c) => {

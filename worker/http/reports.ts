@@ -13,6 +13,7 @@ import type { AppContext, AppEnv } from "../env";
 import { profileKey, profileStub } from "../identity/keys";
 import { currentKey } from "../profile/profiles";
 import { LOOKBACK_DAYS, MODELS } from "../reports/credit";
+import { OVERVIEW_PERIODS, siteOverview, type OverviewPeriod } from "../reports/overview";
 import { attributionReport, consentReport, experimentReport, funnelReport, JOURNEY_LIMIT, journeyReport, segmentHistory } from "../reports/queries";
 import { durationMs, parseRule } from "../segments/schema";
 import { experienceOf, getExperience } from "../store/experiences";
@@ -278,5 +279,42 @@ reportRoutes.openapi(
     const q = c.req.valid("query");
     await ownSite(c, q.siteId);
     return c.json(await consentReport(c.env.DB, { siteId: q.siteId, ...rangeOf(q) }), 200);
+  },
+);
+
+// The dashboard's overview.
+const overviewAnswer = z.object({
+  siteId: z.string(),
+  period: z.enum(Object.keys(OVERVIEW_PERIODS) as [OverviewPeriod, ...OverviewPeriod[]]),
+  from: z.string(),
+  to: z.string(),
+  bucketMinutes: z.number().int(),
+  series: z.array(z.object({ at: z.string(), events: z.number().int() })),
+  events: z.object({ current: z.number().int(), previous: z.number().int() }),
+  visitors: z.object({ current: z.number().int(), previous: z.number().int() }),
+  currentVisitors: z.number().int().openapi({ description: "Visitors with an event in the last five minutes." }),
+  consent: z.array(z.object({ purpose: z.string(), granted: z.number().int(), denied: z.number().int(), rate: z.number().nullable(), previousRate: z.number().nullable() })),
+});
+
+reportRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/overview",
+    summary: "A site at a glance: events over time, visitors, visitors now, consent rates, each against the period before (role: viewer)",
+    tags: ["Reports"],
+    security: [{ bearer: [] }],
+    middleware: [requireRole("viewer")],
+    request: {
+      query: z.object({
+        siteId: z.string().min(1).max(64),
+        period: z.enum(Object.keys(OVERVIEW_PERIODS) as [OverviewPeriod, ...OverviewPeriod[]]).default("24h"),
+      }),
+    },
+    responses: ok(overviewAnswer, "The period ending now and the one before it"),
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    await ownSite(c, q.siteId);
+    return c.json(await siteOverview(c.env.DB, q.siteId, q.period, Date.now()), 200);
   },
 );

@@ -77,6 +77,12 @@ export async function getErasure(db: D1Database, workspaceId: string, id: string
   return row && row.workspace_id === workspaceId ? viewOf(row) : null;
 }
 
+/** The workspace's privacy requests, newest first (the dashboard's privacy page lists them). */
+export async function listErasures(db: D1Database, workspaceId: string, limit = 50): Promise<ErasureView[]> {
+  const { results } = await db.prepare("SELECT * FROM privacy_requests WHERE workspace_id = ? ORDER BY created_at DESC LIMIT ?").bind(workspaceId, limit).all<Row>();
+  return results.map(viewOf);
+}
+
 const subjectText = (subject: Subject) => JSON.stringify("userId" in subject ? { userId: subject.userId } : { anonymousId: subject.anonymousId });
 
 /**
