@@ -9,6 +9,7 @@ import { docsAsset, docsPage } from "./docs";
 import { edgeEnabled, serveFromOrigin } from "./edge";
 import { errorBody, onError } from "./errors";
 import { documentConfig } from "./openapi";
+import { sdkConfig } from "./sdk-config";
 
 export const app = new OpenAPIHono<AppEnv>();
 
@@ -33,6 +34,7 @@ app.get("/admin/api/docs", docsPage);
 app.get("/admin/api/docs/:file", docsAsset);
 
 app.route("/v1", collect);
+app.route("/", sdkConfig);
 app.route("/admin/api", admin);
 registerCollectionPaths(app.openAPIRegistry);
 app.route("/", assets);

@@ -78,4 +78,12 @@ export function registerCollectionPaths(registry: OpenAPIHono["openAPIRegistry"]
     request: { params: z.object({ writeKey: z.string().openapi({ param: { name: "writeKey", in: "path" } }) }) },
     responses: { 200: jsonResponse(z.record(z.string(), z.unknown()), "Segment's settings document for this write key"), ...refused },
   });
+  registry.registerPath({
+    method: "get",
+    path: "/sourceConfig",
+    summary: "The source configuration RudderStack's JS SDK loads (also /sourceConfig/; the key may be in Basic auth)",
+    tags,
+    request: { query: z.object({ writeKey: z.string().optional() }) },
+    responses: { 200: jsonResponse(z.record(z.string(), z.unknown()), "RudderStack's sourceConfig for this write key"), ...refused },
+  });
 }

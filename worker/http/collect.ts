@@ -25,7 +25,8 @@ import { consentRoute } from "./consent";
 import { decideRoute } from "./decide";
 import { ApiError } from "./errors";
 import { limitByIp, limitEvents } from "./ratelimit";
-import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
+import { authenticate, basicAuthKey, refuse, requestConsent, sdkSite, setIdentityCookies } from "./request";
+import { segmentSettings } from "../sources/sdk-settings";
 import type { WireDecidingResponse, WireResponse } from "../collect/wire";
 
 export const collect = new Hono<AppEnv>();
@@ -131,23 +132,9 @@ for (const [short, type] of Object.entries(SHORT_TYPES)) collect.post(`/${short}
  */
 collect.get("/projects/:writeKey/settings", async (c) => {
   const writeKey = c.req.param("writeKey");
-  const site = await findSiteByKey(c.env.DB, writeKey);
-  if (!site || isSecretKey(writeKey) || !site.enabled) throw new ApiError(404, "unknown_write_key", "No enabled site has this write key.");
-  const { host, protocol } = new URL(c.req.url);
+  await sdkSite(c, writeKey);
   c.header("Cache-Control", "public, max-age=300");
-  return c.json({
-    integrations: {
-      "Segment.io": { apiKey: writeKey, apiHost: `${host}/v1`, protocol: protocol.replace(":", ""), unbundledIntegrations: [], addBundledMetadata: false },
-    },
-    plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
-    edgeFunction: {},
-    analyticsNextEnabled: true,
-    middlewareSettings: {},
-    enabledMiddleware: {},
-    metrics: { sampleRate: 0 },
-    legacyVideoPluginsEnabled: false,
-    remotePlugins: [],
-  });
+  return c.json(segmentSettings(writeKey, new URL(c.req.url)));
 });
 
 /**

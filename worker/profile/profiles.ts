@@ -3,7 +3,7 @@
  * following merge pointers, and merging an anonymous profile into a user's in three repeatable
  * steps, so a merge interrupted at any point is completed by the next attempt.
  */
-import { profileStub, type ProfileKey } from "../identity/keys";
+import { parseProfileKey, profileStub, type ProfileKey } from "../identity/keys";
 import type { ApplyRequest, ApplyResult, ProfileView } from "./store";
 
 const MAX_HOPS = 4;
@@ -13,22 +13,58 @@ type Stub = ReturnType<typeof profileStub>;
 /**
  * Calls a profile, and the profile it was merged into when it answers with a forward pointer,
  * a few hops at most: every call that may land on a merged profile goes through here. Returns the
- * last answer and the key that gave it (`forwardedTo` still set when the hops ran out).
+ * last answer and the key that gave it (`forwardedTo` still set when the hops ran out, or when
+ * `stop` refused the next hop).
  */
-export async function followMerges<T extends { forwardedTo?: ProfileKey }>(namespace: Env["PROFILES"], key: ProfileKey, call: (stub: Stub, key: ProfileKey) => Promise<T>): Promise<{ result: T; key: ProfileKey }> {
+export async function followMerges<T extends { forwardedTo?: ProfileKey }>(
+  namespace: Env["PROFILES"],
+  key: ProfileKey,
+  call: (stub: Stub, key: ProfileKey) => Promise<T>,
+  stop?: (next: ProfileKey) => boolean,
+): Promise<{ result: T; key: ProfileKey }> {
   let result = await call(profileStub(namespace, key), key);
-  for (let hop = 1; hop < MAX_HOPS && result.forwardedTo; hop++) {
+  for (let hop = 1; hop < MAX_HOPS && result.forwardedTo && !stop?.(result.forwardedTo); hop++) {
     key = result.forwardedTo;
     result = await call(profileStub(namespace, key), key);
   }
   return { result, key };
 }
 
-/** Applies events, following forward pointers left by merges. */
-export async function applyToProfile(namespace: Env["PROFILES"], request: ApplyRequest): Promise<ApplyResult & { key: ProfileKey }> {
-  const { result, key } = await followMerges(namespace, request.key, (stub, key) => stub.apply({ ...request, key }));
+/**
+ * Applies events, following forward pointers left by merges. With `claimed` (the key is only a
+ * browser's claim: an anonymousId it sent without a cookie), a pointer into a user's profile is
+ * followed only to the users the request verified (`claimed.verified`); otherwise the answer is
+ * `intoUser` and nothing is applied (README "Trust model").
+ */
+export async function applyToProfile(
+  namespace: Env["PROFILES"],
+  request: ApplyRequest,
+  options: { claimed?: { verified: ReadonlySet<ProfileKey> } } = {},
+): Promise<ApplyResult & { key: ProfileKey; intoUser?: ProfileKey }> {
+  const claimed = options.claimed;
+  const stop = claimed ? (next: ProfileKey) => parseProfileKey(next)?.kind === "user" && !claimed.verified.has(next) : undefined;
+  const { result, key } = await followMerges(namespace, request.key, (stub, key) => stub.apply({ ...request, key }), stop);
+  if (result.forwardedTo && stop?.(result.forwardedTo)) return { ...result, key, intoUser: result.forwardedTo };
   if (result.forwardedTo) throw new Error(`profile ${request.key}: too many merge pointers`);
   return { ...result, key };
+}
+
+/** Bindings this isolate has seen made (anonymousId key → browser profile): they never change. */
+const bound = new Map<ProfileKey, ProfileKey>();
+const MAX_BOUND = 10_000;
+
+/**
+ * Binds the anonymousId profile `from` to the browser profile `to` unless `from` is already in
+ * use (first binding wins). Remembered in the isolate, so a browser's next requests cost nothing;
+ * `"new"` when this call made (or found) the binding with a round-trip, `"known"` from memory.
+ */
+export async function bindAnonymousId(namespace: Env["PROFILES"], from: ProfileKey, to: ProfileKey): Promise<"new" | "known" | "refused"> {
+  if (bound.get(from) === to) return "known";
+  const answer = await profileStub(namespace, from).bindTo(to);
+  if (answer === "in_use") return "refused";
+  if (bound.size >= MAX_BOUND) bound.clear();
+  bound.set(from, to);
+  return "new";
 }
 
 /** The profile a key leads to (after merges), or null. */
