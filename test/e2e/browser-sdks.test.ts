@@ -1,0 +1,181 @@
+// Segment's analytics.js (@segment/analytics-next, with its consent wrapper) and RudderStack's JS
+// SDK v3, unchanged, in Chromium on a page of the customer's site (another origin than Cohort),
+// pointed at a real `wrangler dev`: they load their settings from Cohort, post cross-origin without
+// credentials (so Cohort's cookie never comes back to them), and every event of one browser lands
+// on one profile, named by the SDK's own anonymousId.
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { e2e, eventually, hasTrack, launchChromium, lookup, newVisitorContext, proxyStats, setProxy, trackNames, userHashFor, type Profile } from "./helpers";
+
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let browserLog: string[];
+let requests: string[];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async ({ task }) => {
+  if (task.result?.state === "fail") console.log(`browser log of "${task.name}":\n  ${browserLog.join("\n  ")}`);
+  await setProxy("up");
+  await context?.close();
+});
+
+async function openPage(path: string, query: Record<string, string>) {
+  context = await newVisitorContext(browser);
+  page = await context.newPage();
+  browserLog = [];
+  requests = [];
+  page.on("pageerror", (error) => browserLog.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => browserLog.push(`console.${message.type()}: ${message.text()}`));
+  page.on("requestfailed", (request) => browserLog.push(`failed ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
+  page.on("response", async (response) => {
+    const request = response.request();
+    requests.push(`${response.status()} ${request.method()} ${new URL(request.url()).pathname}`);
+    browserLog.push(`${response.status()} ${request.method()} ${request.url()} ${(await response.text().catch(() => "")).slice(0, 200)}`);
+  });
+  const url = new URL(path, e2e().customerUrl);
+  for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+  await page.goto(url.toString());
+}
+
+const cohortCookie = async () => (await context.cookies(e2e().url)).find((c) => c.name === "cohort_id");
+const byAnonymousId = (anonymousId: string) => () => lookup({ anonymousId });
+const count = (name: string) => (profile: Profile | null) => profile?.counters[name] ?? 0;
+
+/** `POST /v1/track` from the site's own server (secret key), naming the browser by its SDK's anonymousId. */
+async function serverTrack(anonymousId: string, event: string) {
+  const { url, secretKey } = e2e();
+  const res = await fetch(`${url}/v1/track`, {
+    method: "POST",
+    headers: { authorization: `Basic ${btoa(`${secretKey}:`)}`, "content-type": "application/json" },
+    body: JSON.stringify({ anonymousId, event, properties: { from: "server" } }),
+  });
+  expect(res.status).toBe(200);
+}
+
+type Ajs = {
+  page: () => Promise<unknown>;
+  track: (event: string, properties?: object, options?: object) => Promise<unknown>;
+  identify: (userId: string, traits?: object, options?: object) => Promise<unknown>;
+  user: () => Promise<{ anonymousId: () => string }>;
+  addSourceMiddleware: (fn: (args: { payload: { obj: Record<string, unknown> }; next: (p: unknown) => void }) => void) => Promise<unknown>;
+};
+const ajs = <T>(fn: (ajs: Ajs, arg: string) => Promise<T>, arg = "") =>
+  page.evaluate(([source, a]) => new Function("ajs", "arg", `return (${source})(ajs, arg)`)((window as unknown as { ajs: Ajs }).ajs, a) as Promise<T>, [fn.toString(), arg] as const);
+
+describe("Segment's analytics.js", () => {
+  const consent = JSON.stringify({ Analytics: true, Personalization: true, Advertising: false });
+
+  it("loads its settings from Cohort; page and track land on the profile its anonymousId names, with the consent wrapper's preferences, and no cookie", async () => {
+    await openPage("/sdk/segment", { consent });
+    await ajs((a) => a.page());
+    await ajs((a) => a.track("Product Viewed", { sku: "sku-1", price: 42 }));
+    const anonymousId = await ajs(async (a) => (await a.user()).anonymousId());
+
+    const profile = await eventually(byAnonymousId(anonymousId), hasTrack("Product Viewed"), "analytics.js's events");
+    expect(requests).toContain(`200 GET /v1/projects/${e2e().writeKey}/settings`);
+    expect(profile!.key).toBe(`e2e:anon:${anonymousId}`);
+    expect(profile!.counters).toMatchObject({ "type:page": 1, "event:Product Viewed": 1 });
+    expect(profile!.recentEvents.find((e) => e.event === "Product Viewed")!.properties).toMatchObject({ sku: "sku-1", price: 42 });
+    expect(profile!.consent).toMatchObject({ purposes: { analytics: true, personalization: true, advertising: false }, sources: { advertising: "explicit" } });
+    expect(await cohortCookie()).toBeUndefined();
+
+    // The site's server, which reads ajs_anonymous_id, sends its own event for the same visitor.
+    await serverTrack(anonymousId, "Order Shipped");
+    const both = await eventually(byAnonymousId(anonymousId), hasTrack("Order Shipped"), "the server's event");
+    expect(both!.key).toBe(profile!.key);
+  });
+
+  it("identifies with the userHash from the site's server (a source middleware): the browser's profile merges into the user's", async () => {
+    await openPage("/sdk/segment", { consent });
+    const userId = `ajs-user-${Date.now()}`;
+    await ajs((a) => a.page());
+    await ajs((a) => a.track("Browsed Anonymously"));
+    const anonymousId = await ajs(async (a) => (await a.user()).anonymousId());
+    await eventually(byAnonymousId(anonymousId), hasTrack("Browsed Anonymously"), "the anonymous events");
+
+    // README "Segment analytics.js": every call of a signed-in visitor carries the userHash.
+    await ajs(
+      (a, hash) =>
+        a.addSourceMiddleware(({ payload, next }) => {
+          const obj = payload.obj as { userId?: string; context?: Record<string, unknown> };
+          if (obj.userId) obj.context = { ...obj.context, identity: { userHash: hash } };
+          next(payload);
+        }),
+      userHashFor(userId),
+    );
+    await ajs((a, id) => a.identify(id, { plan: "pro", email: "ajs@example.com" }), userId);
+    await ajs((a) => a.track("Order Completed", { total: 42 }));
+
+    const user = await eventually(() => lookup({ userId }), hasTrack("Order Completed"), "the identified events");
+    expect(user!.traits).toMatchObject({ plan: "pro", email: "ajs@example.com" });
+    expect(trackNames(user)).toEqual(expect.arrayContaining(["Browsed Anonymously", "Order Completed"]));
+    expect(user!.counters).toMatchObject({ "type:page": 1, "type:identify": 1 });
+    expect((await lookup({ anonymousId }))!.key).toBe(`e2e:user:${userId}`);
+  });
+
+  it("retries a request whose answer was lost, and the event lands once", async () => {
+    await openPage("/sdk/segment", { consent, cohort: e2e().proxyUrl });
+    // A first track while Cohort answers: Chromium caches the CORS preflight of /v1/t, so the
+    // lost answer below is the track's own, not its preflight's.
+    await ajs((a) => a.track("Warmed Up"));
+    const anonymousId = await ajs(async (a) => (await a.user()).anonymousId());
+    await eventually(byAnonymousId(anonymousId), (p) => count("event:Warmed Up")(p) === 1, "the first track");
+
+    // Cohort receives and applies the track, but analytics.js never sees the answer.
+    await setProxy("lost");
+    void ajs((a) => a.track("Retried Purchase"));
+    await eventually(proxyStats, (s) => s.failed >= 1, "the lost request");
+    await eventually(byAnonymousId(anonymousId), hasTrack("Retried Purchase"), "the applied track");
+    await setProxy("up");
+    await eventually(proxyStats, (s) => s.forwarded >= 1, "analytics.js's retry", 30_000);
+
+    const profile = await lookup({ anonymousId });
+    expect(profile!.counters["event:Retried Purchase"]).toBe(1);
+    expect(trackNames(profile).filter((name) => name === "Retried Purchase")).toHaveLength(1);
+  });
+});
+
+type Ra = {
+  page: (...args: unknown[]) => void;
+  track: (event: string, properties?: object, options?: object) => void;
+  identify: (userId: string, traits?: object, options?: object) => void;
+  getAnonymousId: () => string;
+  ready: (cb: () => void) => void;
+};
+const ra = <T>(fn: (ra: Ra, arg: string) => T, arg = "") =>
+  page.evaluate(([source, a]) => new Function("ra", "arg", `return (${source})(ra, arg)`)((window as unknown as { ra: Ra }).ra, a) as T, [fn.toString(), arg] as const);
+
+describe("RudderStack's JS SDK v3", () => {
+  it("loads its sourceConfig from Cohort; page, track and identify land on the profile its anonymousId names, with its consent ids", async () => {
+    await openPage("/sdk/rudder", { allowed: "analytics,personalization", denied: "advertising" });
+    await page.evaluate(() => new Promise<void>((resolve) => (window as unknown as { ra: Ra }).ra.ready(resolve)));
+    expect(requests.some((r) => r.startsWith("200 GET /sourceConfig/"))).toBe(true);
+    ra((r) => r.page());
+    ra((r) => r.track("Product Viewed", { sku: "sku-2" }));
+    const anonymousId = await ra((r) => r.getAnonymousId());
+
+    const profile = await eventually(byAnonymousId(anonymousId), hasTrack("Product Viewed"), "RudderStack's events");
+    expect(profile!.key).toBe(`e2e:anon:${anonymousId}`);
+    expect(profile!.counters).toMatchObject({ "type:page": 1, "event:Product Viewed": 1 });
+    expect(profile!.consent).toMatchObject({ purposes: { analytics: true, personalization: true, advertising: false }, sources: { analytics: "explicit", advertising: "explicit" } });
+    expect(await cohortCookie()).toBeUndefined();
+
+    await serverTrack(anonymousId, "Refund Issued");
+    await eventually(byAnonymousId(anonymousId), hasTrack("Refund Issued"), "the server's event");
+
+    // Identified with the userHash in each call's options.
+    const userId = `rs-user-${Date.now()}`;
+    const options = JSON.stringify({ context: { identity: { userHash: userHashFor(userId) } } });
+    ra((r, o) => r.identify(JSON.parse(o).userId, { plan: "team" }, JSON.parse(o).options), JSON.stringify({ userId, options: JSON.parse(options) }));
+    ra((r, o) => r.track("Order Completed", { total: 7 }, JSON.parse(o)), options);
+    const user = await eventually(() => lookup({ userId }), hasTrack("Order Completed"), "the identified events");
+    expect(user!.traits).toMatchObject({ plan: "team" });
+    expect(trackNames(user)).toEqual(expect.arrayContaining(["Product Viewed", "Refund Issued", "Order Completed"]));
+  });
+});
