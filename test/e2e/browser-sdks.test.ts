@@ -58,24 +58,36 @@ async function serverTrack(anonymousId: string, event: string) {
   expect(res.status).toBe(200);
 }
 
-type Ajs = {
-  page: () => Promise<unknown>;
-  track: (event: string, properties?: object, options?: object) => Promise<unknown>;
-  identify: (userId: string, traits?: object, options?: object) => Promise<unknown>;
-  user: () => Promise<{ anonymousId: () => string }>;
-  addSourceMiddleware: (fn: (args: { payload: { obj: Record<string, unknown> }; next: (p: unknown) => void }) => void) => Promise<unknown>;
-};
-const ajs = <T>(fn: (ajs: Ajs, arg: string) => Promise<T>, arg = "") =>
-  page.evaluate(([source, a]) => new Function("ajs", "arg", `return (${source})(ajs, arg)`)((window as unknown as { ajs: Ajs }).ajs, a) as Promise<T>, [fn.toString(), arg] as const);
+/** What the SDK pages put on `window` (sdk-pages.ts): the SDKs' own objects. */
+declare global {
+  interface Window {
+    ajs: {
+      page: () => Promise<unknown>;
+      track: (event: string, properties?: object, options?: object) => Promise<unknown>;
+      identify: (userId: string, traits?: object, options?: object) => Promise<unknown>;
+      user: () => Promise<{ anonymousId: () => string }>;
+      addSourceMiddleware: (fn: (args: { payload: { obj: { userId?: string; context?: Record<string, unknown> } }; next: (payload: unknown) => void }) => void) => Promise<unknown>;
+    };
+    ra: {
+      page: () => void;
+      track: (event: string, properties?: object, options?: object) => void;
+      identify: (userId: string, traits?: object, options?: object) => void;
+      getAnonymousId: () => string;
+      ready: (callback: () => void) => void;
+    };
+  }
+}
+
+const ajsAnonymousId = () => page.evaluate(async () => (await window.ajs.user()).anonymousId());
 
 describe("Segment's analytics.js", () => {
   const consent = JSON.stringify({ Analytics: true, Personalization: true, Advertising: false });
 
   it("loads its settings from Cohort; page and track land on the profile its anonymousId names, with the consent wrapper's preferences, and no cookie", async () => {
     await openPage("/sdk/segment", { consent });
-    await ajs((a) => a.page());
-    await ajs((a) => a.track("Product Viewed", { sku: "sku-1", price: 42 }));
-    const anonymousId = await ajs(async (a) => (await a.user()).anonymousId());
+    await page.evaluate(() => window.ajs.page());
+    await page.evaluate(() => window.ajs.track("Product Viewed", { sku: "sku-1", price: 42 }));
+    const anonymousId = await ajsAnonymousId();
 
     const profile = await eventually(byAnonymousId(anonymousId), hasTrack("Product Viewed"), "analytics.js's events");
     expect(requests).toContain(`200 GET /v1/projects/${e2e().writeKey}/settings`);
@@ -94,23 +106,22 @@ describe("Segment's analytics.js", () => {
   it("identifies with the userHash from the site's server (a source middleware): the browser's profile merges into the user's", async () => {
     await openPage("/sdk/segment", { consent });
     const userId = `ajs-user-${Date.now()}`;
-    await ajs((a) => a.page());
-    await ajs((a) => a.track("Browsed Anonymously"));
-    const anonymousId = await ajs(async (a) => (await a.user()).anonymousId());
+    await page.evaluate(() => window.ajs.page());
+    await page.evaluate(() => window.ajs.track("Browsed Anonymously"));
+    const anonymousId = await ajsAnonymousId();
     await eventually(byAnonymousId(anonymousId), hasTrack("Browsed Anonymously"), "the anonymous events");
 
     // README "Segment analytics.js": every call of a signed-in visitor carries the userHash.
-    await ajs(
-      (a, hash) =>
-        a.addSourceMiddleware(({ payload, next }) => {
-          const obj = payload.obj as { userId?: string; context?: Record<string, unknown> };
-          if (obj.userId) obj.context = { ...obj.context, identity: { userHash: hash } };
+    await page.evaluate(
+      (userHash) =>
+        window.ajs.addSourceMiddleware(({ payload, next }) => {
+          if (payload.obj.userId) payload.obj.context = { ...payload.obj.context, identity: { userHash } };
           next(payload);
         }),
       userHashFor(userId),
     );
-    await ajs((a, id) => a.identify(id, { plan: "pro", email: "ajs@example.com" }), userId);
-    await ajs((a) => a.track("Order Completed", { total: 42 }));
+    await page.evaluate((id) => window.ajs.identify(id, { plan: "pro", email: "ajs@example.com" }), userId);
+    await page.evaluate(() => window.ajs.track("Order Completed", { total: 42 }));
 
     const user = await eventually(() => lookup({ userId }), hasTrack("Order Completed"), "the identified events");
     expect(user!.traits).toMatchObject({ plan: "pro", email: "ajs@example.com" });
@@ -123,13 +134,13 @@ describe("Segment's analytics.js", () => {
     await openPage("/sdk/segment", { consent, cohort: e2e().proxyUrl });
     // A first track while Cohort answers: Chromium caches the CORS preflight of /v1/t, so the
     // lost answer below is the track's own, not its preflight's.
-    await ajs((a) => a.track("Warmed Up"));
-    const anonymousId = await ajs(async (a) => (await a.user()).anonymousId());
+    await page.evaluate(() => window.ajs.track("Warmed Up"));
+    const anonymousId = await ajsAnonymousId();
     await eventually(byAnonymousId(anonymousId), (p) => count("event:Warmed Up")(p) === 1, "the first track");
 
     // Cohort receives and applies the track, but analytics.js never sees the answer.
     await setProxy("lost");
-    void ajs((a) => a.track("Retried Purchase"));
+    void page.evaluate(() => window.ajs.track("Retried Purchase"));
     await eventually(proxyStats, (s) => s.failed >= 1, "the lost request");
     await eventually(byAnonymousId(anonymousId), hasTrack("Retried Purchase"), "the applied track");
     await setProxy("up");
@@ -141,24 +152,14 @@ describe("Segment's analytics.js", () => {
   });
 });
 
-type Ra = {
-  page: (...args: unknown[]) => void;
-  track: (event: string, properties?: object, options?: object) => void;
-  identify: (userId: string, traits?: object, options?: object) => void;
-  getAnonymousId: () => string;
-  ready: (cb: () => void) => void;
-};
-const ra = <T>(fn: (ra: Ra, arg: string) => T, arg = "") =>
-  page.evaluate(([source, a]) => new Function("ra", "arg", `return (${source})(ra, arg)`)((window as unknown as { ra: Ra }).ra, a) as T, [fn.toString(), arg] as const);
-
 describe("RudderStack's JS SDK v3", () => {
   it("loads its sourceConfig from Cohort; page, track and identify land on the profile its anonymousId names, with its consent ids", async () => {
     await openPage("/sdk/rudder", { allowed: "analytics,personalization", denied: "advertising" });
-    await page.evaluate(() => new Promise<void>((resolve) => (window as unknown as { ra: Ra }).ra.ready(resolve)));
+    await page.evaluate(() => new Promise<void>((resolve) => window.ra.ready(resolve)));
     expect(requests.some((r) => r.startsWith("200 GET /sourceConfig/"))).toBe(true);
-    ra((r) => r.page());
-    ra((r) => r.track("Product Viewed", { sku: "sku-2" }));
-    const anonymousId = await ra((r) => r.getAnonymousId());
+    await page.evaluate(() => window.ra.page());
+    await page.evaluate(() => window.ra.track("Product Viewed", { sku: "sku-2" }));
+    const anonymousId = await page.evaluate(() => window.ra.getAnonymousId());
 
     const profile = await eventually(byAnonymousId(anonymousId), hasTrack("Product Viewed"), "RudderStack's events");
     expect(profile!.key).toBe(`e2e:anon:${anonymousId}`);
@@ -171,9 +172,9 @@ describe("RudderStack's JS SDK v3", () => {
 
     // Identified with the userHash in each call's options.
     const userId = `rs-user-${Date.now()}`;
-    const options = JSON.stringify({ context: { identity: { userHash: userHashFor(userId) } } });
-    ra((r, o) => r.identify(JSON.parse(o).userId, { plan: "team" }, JSON.parse(o).options), JSON.stringify({ userId, options: JSON.parse(options) }));
-    ra((r, o) => r.track("Order Completed", { total: 7 }, JSON.parse(o)), options);
+    const options = { context: { identity: { userHash: userHashFor(userId) } } };
+    await page.evaluate(([id, o]) => window.ra.identify(id, { plan: "team" }, o), [userId, options] as const);
+    await page.evaluate((o) => window.ra.track("Order Completed", { total: 7 }, o), options);
     const user = await eventually(() => lookup({ userId }), hasTrack("Order Completed"), "the identified events");
     expect(user!.traits).toMatchObject({ plan: "team" });
     expect(trackNames(user)).toEqual(expect.arrayContaining(["Product Viewed", "Refund Issued", "Order Completed"]));

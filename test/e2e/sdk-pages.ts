@@ -25,7 +25,7 @@ let consentTools: string | undefined;
 /** The consent wrapper has no browser build of its own: bundled once, as a page's build would. */
 function consentToolsScript(): string {
   consentTools ??= buildSync({
-    stdin: { contents: `export { createWrapper, resolveWhen } from "@segment/analytics-consent-tools";`, resolveDir: modules },
+    stdin: { contents: `export { createWrapper } from "@segment/analytics-consent-tools";`, resolveDir: modules },
     bundle: true,
     format: "iife",
     globalName: "SegmentConsentTools",
