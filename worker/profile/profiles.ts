@@ -49,22 +49,28 @@ export async function applyToProfile(
   return { ...result, key };
 }
 
-/** Bindings this isolate has seen made (anonymousId key → browser profile): they never change. */
-const bound = new Map<ProfileKey, ProfileKey>();
-const MAX_BOUND = 10_000;
+/**
+ * What this isolate learnt of bindings, by (anonymousId key, browser key): a binding made or found,
+ * or refused because the id was in use. Neither ever changes (an id in use stays in use).
+ */
+const bindings = new Map<string, "new" | "refused">();
+const MAX_BINDINGS = 10_000;
 
 /**
  * Binds the anonymousId profile `from` to the browser profile `to` unless `from` is already in
- * use (first binding wins). Remembered in the isolate, so a browser's next requests cost nothing;
- * `"new"` when this call made (or found) the binding with a round-trip, `"known"` from memory.
+ * use (first binding wins). The answer is remembered in the isolate, so a browser's next requests
+ * cost nothing: `"known"` when it came from memory, else `"new"` (bound now, or found bound to
+ * `to`) or `"refused"`.
  */
 export async function bindAnonymousId(namespace: Env["PROFILES"], from: ProfileKey, to: ProfileKey): Promise<"new" | "known" | "refused"> {
-  if (bound.get(from) === to) return "known";
-  const answer = await profileStub(namespace, from).bindTo(to);
-  if (answer === "in_use") return "refused";
-  if (bound.size >= MAX_BOUND) bound.clear();
-  bound.set(from, to);
-  return "new";
+  const pair = `${from}\u0000${to}`;
+  const known = bindings.get(pair);
+  if (known === "new") return "known";
+  if (known === "refused") return "refused";
+  const answer = (await profileStub(namespace, from).bindTo(to)) === "in_use" ? "refused" : "new";
+  if (bindings.size >= MAX_BINDINGS) bindings.clear();
+  bindings.set(pair, answer);
+  return answer;
 }
 
 /** The profile a key leads to (after merges), or null. */
