@@ -124,6 +124,23 @@ describe("RudderStack JS SDK payloads", () => {
     expect(profile.consent.sources).toMatchObject({ analytics: "explicit", personalization: "explicit", advertising: "explicit" });
   });
 
+  it("takes its beacon batches (useBeacon: text/plain, the key in the query)", async () => {
+    const site = await createSite({}, "ws_rs_beacon");
+    const anonymousId = crypto.randomUUID();
+    const batch = [rudderEvent(anonymousId, { type: "page", properties: {} }), rudderEvent(anonymousId, { type: "track", event: "Left Page" })];
+    const res = await call(`/beacon/v1/batch?writeKey=${site.writeKey}`, {
+      method: "POST",
+      cf: { country: "US" },
+      headers: { Origin: SITE_ORIGIN, "Content-Type": "text/plain;charset=UTF-8", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36" },
+      body: JSON.stringify({ batch, sentAt: new Date().toISOString() }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ accepted: 2, rejected: [] });
+    expect((await (await lookup(`anonymousId=${anonymousId}`, "ws_rs_beacon")).json<Profile>()).counters).toMatchObject({ total: 2, "event:Left Page": 1 });
+    const foreign = await call(`/beacon/v1/batch?writeKey=${site.writeKey}`, { method: "POST", headers: { Origin: "https://elsewhere.example" }, body: JSON.stringify({ batch }) });
+    expect(foreign.status).toBe(403);
+  });
+
   it("refuses a consentManagement that is not ids, naming the field", async () => {
     const site = await createSite({}, "ws_rs_bad_consent");
     const res = await rudderPost(site, "/v1/track", rudderEvent("a-1", { type: "track", event: "Clicked" }, { allowedConsentIds: "C0002" }));

@@ -3,7 +3,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { demoEnabled, type AppEnv } from "../env";
 import { admin } from "./admin";
 import { assets } from "./assets";
-import { collect } from "./collect";
+import { beacon, collect } from "./collect";
 import { registerCollectionPaths } from "./collect-openapi";
 import { docsAsset, docsPage } from "./docs";
 import { edgeEnabled, serveFromOrigin } from "./edge";
@@ -35,6 +35,7 @@ app.get("/admin/api/docs/:file", docsAsset);
 
 app.route("/v1", collect);
 app.route("/", sdkConfig);
+app.route("/beacon/v1", beacon);
 app.route("/admin/api", admin);
 registerCollectionPaths(app.openAPIRegistry);
 app.route("/", assets);

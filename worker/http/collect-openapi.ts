@@ -45,6 +45,7 @@ export function registerCollectionPaths(registry: OpenAPIHono["openAPIRegistry"]
   collect("/v1/group", "Associate the user with a group (also /v1/g)", eventSchemas.group.omit({ type: true }));
   collect("/v1/alias", "Merge a previous id into a user (also /v1/a)", eventSchemas.alias.omit({ type: true }));
   collect("/v1/batch", "Several events at once; `?decide=slot,…` adds decisions (also /v1/b)", batchEnvelopeSchema);
+  collect("/beacon/v1/batch", "RudderStack's beacon batches (`?writeKey=`; navigator.sendBeacon sends no headers)", batchEnvelopeSchema);
   registry.registerPath({
     method: "post",
     path: "/v1/consent",

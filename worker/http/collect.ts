@@ -39,22 +39,21 @@ const demoHashSchema = z.object({ writeKey: z.string().max(255), userId: z.strin
  * against the site's origins before anything is read or written, so reflecting the Origin (with
  * credentials, for the cookie) exposes nothing a foreign page could use.
  */
-collect.use(
-  "*",
-  cors({
-    origin: (origin) => origin || null,
-    credentials: true,
-    allowMethods: ["GET", "POST", "OPTIONS"],
-    maxAge: 86_400,
-  }),
-);
+const collectCors = cors({
+  origin: (origin) => origin || null,
+  credentials: true,
+  allowMethods: ["GET", "POST", "OPTIONS"],
+  maxAge: 86_400,
+});
 
+collect.use("*", collectCors);
 collect.use("*", limitByIp);
 
 function handler(kind: EventType | "batch") {
   return async (c: AppContext) => {
     const receivedAt = new Date();
-    const headerKey = basicAuthKey(c);
+    // RudderStack's beacon cannot send headers: its key comes in the query.
+    const headerKey = basicAuthKey(c) ?? (c.req.query("writeKey") || undefined);
     const headerSite = headerKey ? await findSiteByKey(c.env.DB, headerKey) : undefined;
 
     let text: string;
@@ -122,6 +121,15 @@ function handler(kind: EventType | "batch") {
 }
 
 collect.post("/batch", handler("batch"));
+
+/**
+ * `POST /beacon/v1/batch?writeKey=…`: where RudderStack's JS SDK sends with `useBeacon: true`
+ * (`navigator.sendBeacon`: a text/plain `{batch, sentAt}`, no headers of its own).
+ */
+export const beacon = new Hono<AppEnv>();
+beacon.use("*", collectCors);
+beacon.use("*", limitByIp);
+beacon.post("/batch", handler("batch"));
 collect.post("/b", handler("batch"));
 for (const type of EVENT_TYPES) collect.post(`/${type}`, handler(type));
 for (const [short, type] of Object.entries(SHORT_TYPES)) collect.post(`/${short}`, handler(type));
