@@ -72,6 +72,26 @@ describe("a browser's SDK anonymousId without the cookie", () => {
     expect(user!.counters).toMatchObject({ total: 3, "type:page": 1 });
   });
 
+  it("erased by it (a privacy request naming the SDK's id), the browser's profile goes and the id brings nothing back", async () => {
+    const site = await createSite({}, "ws_ajs_erase");
+    const { cookie, visitor } = await cookieBrowser(site);
+    const anonymousId = crypto.randomUUID();
+    await browserClaim(site, "/v1/t", { type: "track", event: "Browsed", anonymousId }, { Cookie: cookie });
+    await drainQueue();
+    const erased = await adminCall("/admin/api/privacy/erase", { method: "POST", workspace: "ws_ajs_erase", body: JSON.stringify({ anonymousId }) });
+    expect(erased.status).toBe(200);
+    expect(await erased.json()).toMatchObject({ status: "done" });
+    expect(await profileOf(`anonymousId=${visitor}`, "ws_ajs_erase")).toBeNull();
+    expect(await profileOf(`anonymousId=${anonymousId}`, "ws_ajs_erase")).toBeNull();
+
+    // A later cookieless event with the id, and another cookie's attempt to bind it: nothing is kept.
+    await browserClaim(site, "/v1/t", { type: "track", event: "After Erasure", anonymousId });
+    const stranger = await cookieBrowser(site);
+    await browserClaim(site, "/v1/t", { type: "track", event: "Stranger", anonymousId }, { Cookie: stranger.cookie });
+    expect(await profileOf(`anonymousId=${anonymousId}`, "ws_ajs_erase")).toBeNull();
+    expect((await profileOf(`anonymousId=${stranger.visitor}`, "ws_ajs_erase"))!.identities).not.toContainEqual({ kind: "anonymousId", value: anonymousId });
+  });
+
   it("refuses a second anonymousId in one request (a browser speaks for one visitor)", async () => {
     const site = await createSite({}, "ws_ajs_two");
     const res = await browserClaim(site, "/v1/batch", { batch: [{ type: "track", event: "A", anonymousId: "first-id" }, { type: "track", event: "B", anonymousId: "second-id" }] });
