@@ -123,7 +123,7 @@ describe("Segment's analytics.js", () => {
     await page.evaluate((id) => window.ajs.identify(id, { plan: "pro", email: "ajs@example.com" }), userId);
     await page.evaluate(() => window.ajs.track("Order Completed", { total: 42 }));
 
-    const user = await eventually(() => lookup({ userId }), hasTrack("Order Completed"), "the identified events");
+    const user = await eventually(() => lookup({ userId }), (p) => hasTrack("Order Completed")(p) && p?.traits.plan === "pro", "the identified events");
     expect(user!.traits).toMatchObject({ plan: "pro", email: "ajs@example.com" });
     expect(trackNames(user)).toEqual(expect.arrayContaining(["Browsed Anonymously", "Order Completed"]));
     expect(user!.counters).toMatchObject({ "type:page": 1, "type:identify": 1 });
@@ -175,8 +175,19 @@ describe("RudderStack's JS SDK v3", () => {
     const options = { context: { identity: { userHash: userHashFor(userId) } } };
     await page.evaluate(([id, o]) => window.ra.identify(id, { plan: "team" }, o), [userId, options] as const);
     await page.evaluate((o) => window.ra.track("Order Completed", { total: 7 }, o), options);
-    const user = await eventually(() => lookup({ userId }), hasTrack("Order Completed"), "the identified events");
-    expect(user!.traits).toMatchObject({ plan: "team" });
+    // The SDK sends each call on its own request, so the two may arrive in either order.
+    const user = await eventually(() => lookup({ userId }), (p) => hasTrack("Order Completed")(p) && p?.traits.plan === "team", "the identified events");
     expect(trackNames(user)).toEqual(expect.arrayContaining(["Product Viewed", "Refund Issued", "Order Completed"]));
+  });
+
+  it("sends with useBeacon (sendBeacon batches to /beacon/v1/batch), and they land on the same kind of profile", async () => {
+    await openPage("/sdk/rudder", { allowed: "analytics,personalization", denied: "advertising", beacon: "1" });
+    await page.evaluate(() => new Promise<void>((resolve) => window.ra.ready(resolve)));
+    await page.evaluate(() => window.ra.track("Beaconed", { n: 1 }));
+    const anonymousId = await page.evaluate(() => window.ra.getAnonymousId());
+    const profile = await eventually(byAnonymousId(anonymousId), hasTrack("Beaconed"), "the beaconed event");
+    expect(requests.some((r) => r.includes("POST /beacon/v1/batch"))).toBe(true);
+    expect(profile!.key).toBe(`e2e:anon:${anonymousId}`);
+    expect(profile!.consent).toMatchObject({ purposes: { advertising: false }, sources: { advertising: "explicit" } });
   });
 });

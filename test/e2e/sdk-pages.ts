@@ -8,9 +8,9 @@
  * - `/sdk/segment?cohort=<url>&key=<writeKey>&consent=<json categories>`: `window.ajs` is the
  *   AnalyticsBrowser, loaded with `cdnURL` = Cohort (settings from `/v1/projects/:key/settings`),
  *   wrapped by the consent wrapper whose `getCategories` answers `consent`.
- * - `/sdk/rudder?cohort=<url>&key=<writeKey>&allowed=<ids>&denied=<ids>`: `window.ra` is the
- *   RudderAnalytics instance with `configUrl` and `dataPlaneUrl` = Cohort and a custom consent
- *   manager with those (comma-separated) ids.
+ * - `/sdk/rudder?cohort=<url>&key=<writeKey>&allowed=<ids>&denied=<ids>&beacon=1`: `window.ra` is
+ *   the RudderAnalytics instance with `configUrl` and `dataPlaneUrl` = Cohort and a custom consent
+ *   manager with those (comma-separated) ids; `beacon=1` sends with `useBeacon` (sendBeacon batches).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -51,14 +51,15 @@ function segmentPage(cohort: string, writeKey: string, categories: unknown): str
 </script></head><body><h1>Segment shop</h1></body></html>`;
 }
 
-function rudderPage(cohort: string, writeKey: string, allowed: string[], denied: string[]): string {
+function rudderPage(cohort: string, writeKey: string, allowed: string[], denied: string[], beacon: boolean): string {
   const consentManagement = { enabled: true, provider: "custom", allowedConsentIds: allowed, deniedConsentIds: denied };
+  const delivery = beacon ? { useBeacon: true, beaconQueueOptions: { flushQueueInterval: 200 } } : {};
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>RudderStack shop</title>
 <script src="/sdk/rudder.js"></script>
 <script>
   const ra = new rudderanalytics.RudderAnalytics();
-  ra.load(${json(writeKey)}, ${json(cohort)}, { configUrl: ${json(cohort)}, consentManagement: ${json(consentManagement)}, logLevel: "ERROR" });
+  ra.load(${json(writeKey)}, ${json(cohort)}, { configUrl: ${json(cohort)}, consentManagement: ${json(consentManagement)}, ...${json(delivery)}, logLevel: "ERROR" });
   window.ra = ra;
 </script></head><body><h1>RudderStack shop</h1></body></html>`;
 }
@@ -72,7 +73,7 @@ export function sdkAsset(url: URL, defaults: { cohortUrl: string; writeKey: stri
   const html = "text/html; charset=utf-8";
   const js = "text/javascript; charset=utf-8";
   if (url.pathname === "/sdk/segment") return { type: html, body: segmentPage(cohort, key, JSON.parse(url.searchParams.get("consent") ?? "{}")) };
-  if (url.pathname === "/sdk/rudder") return { type: html, body: rudderPage(cohort, key, ids(url.searchParams.get("allowed")), ids(url.searchParams.get("denied"))) };
+  if (url.pathname === "/sdk/rudder") return { type: html, body: rudderPage(cohort, key, ids(url.searchParams.get("allowed")), ids(url.searchParams.get("denied")), url.searchParams.get("beacon") === "1") };
   if (url.pathname === "/sdk/analytics-next.js") return { type: js, body: readFileSync(join(segmentUmd, "index.js"), "utf8") };
   if (url.pathname === "/sdk/consent-tools.js") return { type: js, body: consentToolsScript() };
   if (url.pathname === "/sdk/rudder.js") return { type: js, body: readFileSync(rudderUmd, "utf8") };
