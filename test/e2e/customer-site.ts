@@ -7,12 +7,14 @@
  * - `key=<write key>`: another site's write key (default: the site global-setup created);
  * - `tcf=<TC string>`: an IAB TCF v2 CMP on the page (`__tcfapi`) that reports this TC string as
  *   `tcloaded` shortly after a listener is added, as a CMP that has a stored answer does.
- * `/next` is a page without the tag, to navigate away to.
+ * `/next` is a page without the tag, to navigate away to. `/sdk/segment` and `/sdk/rudder` run
+ * Segment's and RudderStack's browser SDKs instead of the tag (sdk-pages.ts).
  * `/shop/slots` is a page with personalisation slots (`?tag=<cohort url>` embeds the tag, as a site
  * without the edge route does; without it, the edge route injects the tag), `/shop/broken` answers
  * 500, `/shop/data.json` is not HTML: these are what Cohort's edge route fetches from the origin.
  */
 import { createServer } from "node:http";
+import { sdkAsset } from "./sdk-pages";
 
 const escapeAttr = (value: string) => value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
 // JSON inside a <script>: no "</script>" or "<!--" can end it early.
@@ -78,6 +80,18 @@ ${snippet}
 export async function startCustomerSite(port: number, defaults: { cohortUrl: string; writeKey: string }) {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://customer");
+    let sdk: ReturnType<typeof sdkAsset>;
+    try {
+      sdk = sdkAsset(url, defaults);
+    } catch (error) {
+      res.writeHead(400).end(String(error));
+      return;
+    }
+    if (sdk) {
+      res.writeHead(200, { "content-type": sdk.type, "cache-control": "no-store" });
+      res.end(sdk.body);
+      return;
+    }
     if (url.pathname === "/shop/slots") {
       const tag = url.searchParams.get("tag");
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "public, max-age=60" });

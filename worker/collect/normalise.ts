@@ -32,8 +32,15 @@ export function normalise(event: IncomingEvent, receivedAt: Date, batchSentAt?: 
   if (original && sentAt) time = received - (Date.parse(sentAt) - Date.parse(original));
   // Nothing happens in the future, or before 2000: an absurd time means a broken clock.
   if (!Number.isFinite(time) || time > received || time < EARLIEST) time = received;
+  // RudderStack's SDK sends an identify's traits in `context.traits` only (Segment's spec allows both).
+  const contextTraits = event.context?.traits;
+  const traits =
+    event.type === "identify" && event.traits === undefined && typeof contextTraits === "object" && contextTraits !== null && !Array.isArray(contextTraits)
+      ? { traits: contextTraits as Record<string, unknown> }
+      : {};
   return {
     ...event,
+    ...traits,
     messageId: event.messageId ?? crypto.randomUUID(),
     timestamp: new Date(time).toISOString(),
     ...(original ? { originalTimestamp: original } : {}),

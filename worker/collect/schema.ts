@@ -43,6 +43,13 @@ const id = z
       .refine((value) => !LONE_SURROGATE.test(value), "must be valid Unicode text"),
   );
 
+/**
+ * No id: what analytics.js sends as `"userId": null` for a visitor who has not identified, and
+ * RudderStack's SDK as `"userId": ""`. Both mean the field is absent; any other non-id is refused.
+ */
+const absent = z.union([z.null(), z.literal("")]).transform(() => undefined);
+const optionalId = z.union([absent, id]).optional();
+
 const time = z
   .string()
   .max(64)
@@ -73,6 +80,16 @@ export const googleConsentModeSchema = z.looseObject({
   analytics_storage: consentModeState.optional(),
   ad_user_data: consentModeState.optional(),
   ad_personalization: consentModeState.optional(),
+});
+
+/** RudderStack's consent ids: a list, or (OneTrust) a map of category id to name. */
+const consentIds = z.union([z.array(z.string().max(255)).max(200), z.record(z.string().max(255), z.string().max(255))]);
+
+/** RudderStack's JS SDK puts its consent manager's answer here (README "Consent"). */
+export const consentManagementSchema = z.looseObject({
+  provider: z.string().max(64).optional(),
+  allowedConsentIds: consentIds.optional(),
+  deniedConsentIds: consentIds.optional(),
 });
 
 export const consentSchema = z.looseObject({
@@ -108,6 +125,7 @@ const contextFields = z.looseObject({
   timezone: z.string().max(64).optional(),
   campaign: dictionary.optional(),
   consent: consentSchema.optional(),
+  consentManagement: consentManagementSchema.optional(),
   library: z.looseObject({ name: z.string().optional(), version: z.string().optional() }).optional(),
 });
 
@@ -116,8 +134,8 @@ export const contextSchema = kept(contextFields).meta(documented(contextFields))
 
 const common = {
   messageId: unicode(z.string().trim().min(1).max(MAX_ID)).optional(),
-  anonymousId: id.optional(),
-  userId: id.optional(),
+  anonymousId: optionalId,
+  userId: optionalId,
   timestamp: time.optional(),
   originalTimestamp: time.optional(),
   sentAt: time.optional(),

@@ -54,11 +54,14 @@ const CATEGORY_NAMES: Record<string, Purpose> = {
   ads: "advertising",
 };
 
+/** The purpose a consent category name stands for (case-insensitive), if any. */
+export const purposeOfCategory = (name: string): Purpose | undefined => CATEGORY_NAMES[name.trim().toLowerCase()];
+
 /** Maps `{"Analytics": true, "Marketing": false}` to purposes; unknown categories are ignored. */
 export function purposesFromCategories(categories: Record<string, unknown>): Partial<Record<Purpose, boolean>> {
   const out: Partial<Record<Purpose, boolean>> = {};
   for (const [name, value] of Object.entries(categories)) {
-    const purpose = CATEGORY_NAMES[name.trim().toLowerCase()];
+    const purpose = purposeOfCategory(name);
     if (purpose && typeof value === "boolean") out[purpose] = value;
   }
   return out;

@@ -1,9 +1,11 @@
 /**
  * The consent signals of one collection request: the remembered choice (`cohort_consent` cookie),
  * the `Sec-GPC` header, the country, and what the events themselves carry in `context.consent`
- * (Segment's `categoryPreferences`, a TC or GPP string, GPC and Google Consent Mode from the tag).
+ * (Segment's `categoryPreferences`, a TC or GPP string, GPC and Google Consent Mode from the tag),
+ * and RudderStack's `context.consentManagement` (its consent ids, read like `categoryPreferences`).
  */
 import type { CollectedEvent } from "../collect/normalise";
+import { purposesFromConsentIds, type ConsentManagement } from "./consent-ids";
 import { purposesFromConsentMode } from "./consent-mode";
 import { purposesFromCategories, type Purpose } from "./purposes";
 import { combineExplicit, decodeConsentCookie, decodeSignals, type ConsentSignals, type ExplicitChoice } from "./resolve";
@@ -28,6 +30,11 @@ export function requestSignals(events: CollectedEvent[], request: RequestConsent
     const consent = (event.context.consent ?? {}) as Record<string, unknown>;
     if (consent.categoryPreferences && typeof consent.categoryPreferences === "object") {
       explicit.push({ purposes: purposesFromCategories(consent.categoryPreferences as Record<string, unknown>), at: Date.parse(event.timestamp) });
+    }
+    const managed = event.context.consentManagement as ConsentManagement | undefined;
+    if (managed && typeof managed === "object") {
+      const purposes = purposesFromConsentIds(managed);
+      if (Object.keys(purposes).length > 0) explicit.push({ purposes, at: Date.parse(event.timestamp) });
     }
     if (typeof consent.tcString === "string" && consent.tcString) tcString = consent.tcString;
     if (typeof consent.gppString === "string" && consent.gppString) gppString = consent.gppString;

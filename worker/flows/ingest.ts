@@ -13,12 +13,12 @@ import { withConsent } from "../consent/enforce";
 import { mayProfile, type ConsentPolicy, type ConsentState } from "../consent/purposes";
 import { requestSignals, type RequestConsent } from "../consent/request";
 import { resolveConsent, type ConsentSignals } from "../consent/resolve";
-import { profileKey, type ProfileKey } from "../identity/keys";
+import { parseProfileKey, profileKey, type ProfileKey } from "../identity/keys";
 import { userHashOf, verifiesUser, type IdentityPolicy } from "../identity/verify";
 import { enqueue, type PipelineMessage } from "../pipeline/messages";
 import { segmentContextOf, type SegmentContext } from "../segments";
-import { applyToProfile, mergeProfiles } from "../profile/profiles";
-import type { Definitions } from "../profile/contract";
+import { applyToProfile, bindAnonymousId, currentKey, mergeProfiles } from "../profile/profiles";
+import type { ApplyRequest, Definitions } from "../profile/contract";
 import type { Site } from "../store/sites";
 import { enrich, type EdgeRequest } from "../collect/enrich";
 import { normalise, type CollectedEvent } from "../collect/normalise";
@@ -79,6 +79,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     event: enrich(normalise(event, receivedAt, parsed.sentAt), source === "browser" ? request.edge : {}),
   }));
   if (source === "browser") await checkClaims(indexed, request.identity ?? { required: true }, rejected, Boolean(parsed.single));
+  const claim = source === "browser" ? oneAnonymousId(indexed, rejected, Boolean(parsed.single)) : undefined;
   const events = indexed.map(({ event }) => event);
   // A server forwarding a crawler's user agent still speaks for its user: only a browser is taken for a bot.
   const isBot = (event: CollectedEvent) => source === "browser" && Boolean(event.context.bot);
@@ -86,8 +87,22 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
   const signals = requestSignals(events, { ...request.consent, source });
   const requestConsent = resolveConsent(policy, signals, receivedAt.getTime());
   const humans = events.filter((e) => !isBot(e));
+  // The browser's visitor: its cookie; else the anonymousId its SDK keeps (analytics.js and
+  // RudderStack post cross-origin without credentials, so the cookie never comes back to them),
+  // which is only a claim: it names an anonymous profile, never a cookie, never a user's profile;
+  // else, with consent, a new id for a new cookie.
   let visitorId = request.visitorId;
-  if (source === "browser" && humans.length > 0 && !visitorId && mayProfile(requestConsent)) visitorId = request.newVisitorId();
+  const claimed = source === "browser" && !visitorId && claim !== undefined && humans.length > 0;
+  if (claimed) visitorId = claim;
+  else if (source === "browser" && humans.length > 0 && !visitorId && mayProfile(requestConsent)) visitorId = request.newVisitorId();
+  const claimKey = claimed ? profileKey(site.workspaceId, { anonymousId: claim })! : undefined;
+  // With a cookie, the SDK's anonymousId is bound to the cookie's profile the first time it is
+  // seen (first binding wins), so its later cookieless requests and a server's events land there.
+  let bindings: ApplyRequest["identities"];
+  if (source === "browser" && request.visitorId && claim && claim !== request.visitorId && humans.length > 0) {
+    const bind = await bindAnonymousId(env.PROFILES, profileKey(site.workspaceId, { anonymousId: claim })!, profileKey(site.workspaceId, { anonymousId: request.visitorId })!);
+    if (bind === "new") bindings = [{ kind: "anonymousId", value: claim }];
+  }
 
   const messages: PipelineMessage[] = [];
   const groups = new Map<ProfileKey, CollectedEvent[]>();
@@ -131,7 +146,11 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
             : undefined;
     if (!from) continue;
     const to = profileKey(site.workspaceId, { userId: event.userId })!;
-    const sources = [profileKey(site.workspaceId, { anonymousId: from })!];
+    let anonymous = profileKey(site.workspaceId, { anonymousId: from })!;
+    // A server names a browser by its SDK's anonymousId, which may be bound to the browser's profile.
+    if (source === "server" && event.type === "identify") anonymous = await currentKey(env.PROFILES, anonymous);
+    if (parseProfileKey(anonymous)?.kind === "user") continue;
+    const sources = [anonymous];
     if (event.type === "alias" && source === "server") sources.push(profileKey(site.workspaceId, { userId: from })!);
     for (const key of sources) {
       // The merged profile owes the pipeline its own departure (memberships, index row).
@@ -139,15 +158,24 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
     }
   }
 
+  // After checkClaims, the userIds a browser request still names are verified.
+  const verifiedUsers = new Set(events.flatMap((e) => (e.userId ? [profileKey(site.workspaceId, { userId: e.userId })!] : [])));
   let browserConsent = requestConsent;
   let clearCookie = false;
   const results = await Promise.all(
-    [...groups].map(([key, group]) =>
-      applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays, definitions: request.definitions, siteId: site.id }).then((r) => ({ r, group })),
-    ),
+    [...groups].map(([key, group]) => {
+      const identities = group.some((e) => e.anonymousId === visitorId) ? bindings : undefined;
+      return applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays, definitions: request.definitions, siteId: site.id, identities }, key === claimKey ? { claimed: { verified: verifiedUsers } } : {}).then((r) => ({ r, group }));
+    }),
   );
   let profile: IngestResult["profile"];
   for (const { r, group } of results) {
+    // A claimed anonymousId that leads into a user's profile: not that user's events (the request
+    // did not verify them), and not any profile's: counted only.
+    if (r.intoUser) {
+      for (const event of group) messages.push(cookielessMessage(site, event));
+      continue;
+    }
     const browserGroup = source === "browser" && group.some((e) => e.anonymousId === visitorId);
     if (browserGroup) browserConsent = r.consent;
     if (browserGroup || (source === "server" && !profile)) profile = { key: r.key, segments: r.segments };
@@ -171,7 +199,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
   for (const rejection of rejected) messages.push(failedMessage(site, rejection, receivedAt));
   await enqueue(env.EVENTS, messages);
 
-  const keepCookie = source === "browser" && humans.length > 0 && mayProfile(browserConsent) && !clearCookie;
+  const keepCookie = source === "browser" && !claimed && humans.length > 0 && mayProfile(browserConsent) && !clearCookie;
   return {
     accepted,
     rejected: rejected.sort((a, b) => a.index - b.index),
@@ -217,6 +245,25 @@ async function checkClaims(indexed: { index: number; incoming: unknown; event: C
     }
     users.add(userId);
   }
+}
+
+/**
+ * A browser request speaks for one visitor: the anonymousId its events name (the SDK's own), or
+ * none. Events naming a second one are refused (`too_many_visitors`).
+ */
+function oneAnonymousId(indexed: { index: number; incoming: unknown; event: CollectedEvent }[], rejected: Rejection[], single: boolean): string | undefined {
+  let named: string | undefined;
+  for (let i = 0; i < indexed.length; i++) {
+    const { index, incoming, event } = indexed[i]!;
+    if (!event.anonymousId || event.anonymousId === named) continue;
+    if (named === undefined) {
+      named = event.anonymousId;
+      continue;
+    }
+    rejected.push({ index, code: "too_many_visitors", message: "A browser request speaks for one visitor: this event names a second anonymousId.", path: single ? "anonymousId" : `batch.${index}.anonymousId`, payload: incoming });
+    indexed.splice(i--, 1);
+  }
+  return named;
 }
 
 function withoutHash(identity: unknown): unknown {

@@ -3,13 +3,14 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { demoEnabled, type AppEnv } from "../env";
 import { admin } from "./admin";
 import { assets } from "./assets";
-import { collect } from "./collect";
+import { beacon, collect } from "./collect";
 import { registerCollectionPaths } from "./collect-openapi";
 import { dashboardPage } from "./dashboard";
 import { docsAsset, docsPage } from "./docs";
 import { edgeEnabled, serveFromOrigin } from "./edge";
 import { errorBody, onError } from "./errors";
 import { documentConfig } from "./openapi";
+import { sdkConfig } from "./sdk-config";
 
 export const app = new OpenAPIHono<AppEnv>();
 
@@ -37,6 +38,8 @@ app.get("/admin", dashboardPage);
 app.get("/admin/", dashboardPage);
 
 app.route("/v1", collect);
+app.route("/", sdkConfig);
+app.route("/beacon/v1", beacon);
 app.route("/admin/api", admin);
 registerCollectionPaths(app.openAPIRegistry);
 app.route("/", assets);

@@ -56,6 +56,7 @@ export function registerCollectionPaths(registry: OpenAPIHono["openAPIRegistry"]
   collect("/v1/group", "Associate the user with a group (also /v1/g)", eventSchemas.group.omit({ type: true }));
   collect("/v1/alias", "Merge a previous id into a user (also /v1/a)", eventSchemas.alias.omit({ type: true }));
   collect("/v1/batch", "Several events at once; `?decide=slot,…` adds decisions (also /v1/b)", batchEnvelopeSchema);
+  collect("/beacon/v1/batch", "RudderStack's beacon batches (`?writeKey=`; navigator.sendBeacon sends no headers)", batchEnvelopeSchema);
   registry.registerPath({
     method: "post",
     path: "/v1/consent",
@@ -101,5 +102,13 @@ export function registerCollectionPaths(registry: OpenAPIHono["openAPIRegistry"]
     tags,
     request: { params: z.object({ writeKey: z.string().openapi({ param: { name: "writeKey", in: "path" } }) }) },
     responses: { 200: jsonResponse(z.record(z.string(), z.unknown()), "Segment's settings document for this write key"), ...refused },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/sourceConfig",
+    summary: "The source configuration RudderStack's JS SDK loads (also /sourceConfig/; the key may be in Basic auth)",
+    tags,
+    request: { query: z.object({ writeKey: z.string().optional() }) },
+    responses: { 200: jsonResponse(z.record(z.string(), z.unknown()), "RudderStack's sourceConfig for this write key"), ...refused },
   });
 }

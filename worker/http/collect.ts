@@ -27,7 +27,8 @@ import { decideRoute } from "./decide";
 import { profileRoute } from "./profile-api";
 import { ApiError } from "./errors";
 import { limitByIp, limitEvents } from "./ratelimit";
-import { authenticate, basicAuthKey, refuse, requestConsent, setIdentityCookies } from "./request";
+import { authenticate, basicAuthKey, refuse, requestConsent, sdkSite, setIdentityCookies } from "./request";
+import { segmentSettings } from "../sources/sdk-settings";
 import type { WireDecidingResponse, WireResponse } from "../collect/wire";
 
 export const collect = new Hono<AppEnv>();
@@ -40,22 +41,21 @@ const demoHashSchema = z.object({ writeKey: z.string().max(255), userId: z.strin
  * against the site's origins before anything is read or written, so reflecting the Origin (with
  * credentials, for the cookie) exposes nothing a foreign page could use.
  */
-collect.use(
-  "*",
-  cors({
-    origin: (origin) => origin || null,
-    credentials: true,
-    allowMethods: ["GET", "POST", "OPTIONS"],
-    maxAge: 86_400,
-  }),
-);
+const collectCors = cors({
+  origin: (origin) => origin || null,
+  credentials: true,
+  allowMethods: ["GET", "POST", "OPTIONS"],
+  maxAge: 86_400,
+});
 
+collect.use("*", collectCors);
 collect.use("*", limitByIp);
 
 function handler(kind: EventType | "batch") {
   return async (c: AppContext) => {
     const receivedAt = new Date();
-    const headerKey = basicAuthKey(c);
+    // RudderStack's beacon cannot send headers: its key comes in the query.
+    const headerKey = basicAuthKey(c) ?? (c.req.query("writeKey") || undefined);
     const headerSite = headerKey ? await findSiteByKey(c.env.DB, headerKey) : undefined;
 
     let text: string;
@@ -123,6 +123,15 @@ function handler(kind: EventType | "batch") {
 }
 
 collect.post("/batch", handler("batch"));
+
+/**
+ * `POST /beacon/v1/batch?writeKey=…`: where RudderStack's JS SDK sends with `useBeacon: true`
+ * (`navigator.sendBeacon`: a text/plain `{batch, sentAt}`, no headers of its own).
+ */
+export const beacon = new Hono<AppEnv>();
+beacon.use("*", collectCors);
+beacon.use("*", limitByIp);
+beacon.post("/batch", handler("batch"));
 collect.post("/b", handler("batch"));
 for (const type of EVENT_TYPES) collect.post(`/${type}`, handler(type));
 for (const [short, type] of Object.entries(SHORT_TYPES)) collect.post(`/${short}`, handler(type));
@@ -133,23 +142,9 @@ for (const [short, type] of Object.entries(SHORT_TYPES)) collect.post(`/${short}
  */
 collect.get("/projects/:writeKey/settings", async (c) => {
   const writeKey = c.req.param("writeKey");
-  const site = await findSiteByKey(c.env.DB, writeKey);
-  if (!site || isSecretKey(writeKey) || !site.enabled) throw new ApiError(404, "unknown_write_key", "No enabled site has this write key.");
-  const { host, protocol } = new URL(c.req.url);
+  await sdkSite(c, writeKey);
   c.header("Cache-Control", "public, max-age=300");
-  return c.json({
-    integrations: {
-      "Segment.io": { apiKey: writeKey, apiHost: `${host}/v1`, protocol: protocol.replace(":", ""), unbundledIntegrations: [], addBundledMetadata: false },
-    },
-    plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
-    edgeFunction: {},
-    analyticsNextEnabled: true,
-    middlewareSettings: {},
-    enabledMiddleware: {},
-    metrics: { sampleRate: 0 },
-    legacyVideoPluginsEnabled: false,
-    remotePlugins: [],
-  });
+  return c.json(segmentSettings(writeKey, new URL(c.req.url)));
 });
 
 /**

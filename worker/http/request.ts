@@ -44,6 +44,16 @@ export async function authenticate(c: AppContext, key: string | undefined): Prom
   return { site, source: "browser" };
 }
 
+/**
+ * The site of a public write key, for the SDK configuration documents (which hold nothing secret):
+ * a secret key, an unknown key or a disabled site is 404, as if there were no such source.
+ */
+export async function sdkSite(c: AppContext, writeKey: string | undefined): Promise<Site> {
+  const site = writeKey ? await findSiteByKey(c.env.DB, writeKey) : undefined;
+  if (!writeKey || !site || isSecretKey(writeKey) || !site.enabled) throw new ApiError(404, "unknown_write_key", "No enabled site has this write key.", { path: "writeKey" });
+  return site;
+}
+
 /** The consent signals a browser request carries outside its events. */
 export function requestConsent(c: AppContext) {
   return {

@@ -39,6 +39,8 @@ export interface ApplyRequest {
   siteId?: string;
   /** The request is the visitor's own choice (`/v1/consent`): a ledger entry even if nothing moved. */
   recordChoice?: boolean;
+  /** Identities to record besides the events' own (an anonymousId just bound to this profile). */
+  identities?: { kind: "anonymousId"; value: string }[];
 }
 
 export interface ProfileDecideRequest {

@@ -114,6 +114,7 @@ export class ProfileStore extends DurableObject<Env> {
       this.data.setOnce("key", key);
       this.data.set("retention_days", String(request.retentionDays));
       if (request.siteId) this.data.set("site_id", request.siteId);
+      for (const identity of request.identities ?? []) this.data.addIdentity(identity.kind, identity.value, now);
       // One statement records every messageId; a messageId twice in the request counts once.
       const fresh = this.data.markSeenAll(events.map((e) => e.messageId), now);
       const toStore = events.filter((e) => fresh.delete(e.messageId)).map((e) => withConsent(e, consent));
@@ -226,6 +227,19 @@ export class ProfileStore extends DurableObject<Env> {
     this.data.set("merged_into", target);
     if (!this.data.get("key")) return null;
     return this.snapshot();
+  }
+
+  /**
+   * Binds this anonymousId to the browser profile `target` (README "One browser, one profile"):
+   * from now on its events are the target's, as after a merge. First binding wins: an id already
+   * in use (it holds a profile or a consent, was bound or merged, or was erased) is never re-bound.
+   */
+  bindTo(target: ProfileKey): "bound" | "already" | "in_use" {
+    const pointer = this.data.get("merged_into");
+    if (pointer) return pointer === target ? "already" : "in_use";
+    if (this.data.get("erased") || this.data.get("key") !== undefined || this.data.get("consent") !== undefined) return "in_use";
+    this.data.set("merged_into", target);
+    return "bound";
   }
 
   /** Everything the profile holds, for an access request; null when it holds nothing. */
