@@ -1,6 +1,6 @@
 /**
  * Cohort's Worker: the HTTP app (collection, admin API, tag), the queue consumers (EVENTS writes
- * D1; DELIVERIES sends to destinations), the daily retention job, and the ProfileStore Durable
+ * D1; DELIVERIES sends to destinations; IMPORT_CHUNKS applies imports), the daily retention job, and the ProfileStore Durable
  * Object class.
  */
 import { consumeDeliveries } from "./activation/deliver";
@@ -10,6 +10,8 @@ import { consumeEvents } from "./pipeline/consumer";
 import type { PipelineMessage } from "./pipeline/messages";
 import { purgeExpired } from "./pipeline/retention";
 import { resumeErasures } from "./privacy/erasure";
+import { consumeImportChunks } from "./sources/import-queue";
+import type { ImportChunkMessage } from "./sources/imports";
 
 export { ProfileStore } from "./profile/store";
 
@@ -17,6 +19,7 @@ export default {
   fetch: app.fetch,
   async queue(batch, env) {
     if (batch.queue.startsWith("cohort-deliveries")) return consumeDeliveries(batch as MessageBatch<DeliveryMessage>, env);
+    if (batch.queue.startsWith("cohort-imports")) return consumeImportChunks(batch as MessageBatch<ImportChunkMessage>, env);
     await consumeEvents(batch as MessageBatch<PipelineMessage>, env);
   },
   async scheduled(controller, env) {
@@ -25,4 +28,4 @@ export default {
     // Erasure requests whose queued retries were lost (the queue down too) resume here.
     console.log("erasure", JSON.stringify(await resumeErasures(env, controller.scheduledTime)));
   },
-} satisfies ExportedHandler<Env, PipelineMessage | DeliveryMessage>;
+} satisfies ExportedHandler<Env, PipelineMessage | DeliveryMessage | ImportChunkMessage>;

@@ -19,6 +19,7 @@ import { privacyRoutes } from "./privacy";
 import { reportRoutes } from "./reports";
 import { ApiError } from "./errors";
 import { experienceRoutes } from "./experiences";
+import { importRoutes } from "./imports";
 import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, securitySchemes, z } from "./openapi";
 import { segmentRoutes } from "./segments";
 
@@ -31,6 +32,7 @@ admin.route("/destinations", destinationRoutes);
 admin.route("/experiences", experienceRoutes);
 admin.route("/privacy", privacyRoutes);
 admin.route("/", reportRoutes);
+admin.route("/", importRoutes);
 
 const origin = z
   .string()
