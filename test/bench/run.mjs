@@ -203,6 +203,7 @@ if (existsSync(segmentsFile)) {
 }
 
 results.reports = await (await import("./reports.mjs")).benchStep(row, log); // 6. Reports over the rollups of 1M events.
+results.imports = await (await import("./imports.mjs")).benchStep(row, log); // 7. An import of 100,000 CSV rows.
 
 machine.loadAfter = loadavg().map((n) => n.toFixed(2)).join(" ");
 results.rows = rows;
