@@ -1,6 +1,7 @@
 /**
  * Cohort's Worker: the HTTP app (collection, admin API, tag), the queue consumers (EVENTS writes
- * D1; DELIVERIES sends to destinations; IMPORT_CHUNKS applies imports), the daily retention job, and the ProfileStore Durable
+ * D1, runs jobs such as trainings; DELIVERIES sends to destinations; IMPORT_CHUNKS applies imports), the daily
+ * retention and retraining job, and the ProfileStore Durable
  * Object class.
  */
 import { consumeDeliveries } from "./activation/deliver";
@@ -9,6 +10,7 @@ import { app } from "./http/app";
 import { consumeEvents } from "./pipeline/consumer";
 import type { PipelineMessage } from "./pipeline/messages";
 import { purgeExpired } from "./pipeline/retention";
+import { scheduleRetraining } from "./predictions/train";
 import { resumeErasures } from "./privacy/erasure";
 import { consumeImportChunks } from "./sources/import-queue";
 import type { ImportChunkMessage } from "./sources/imports";
@@ -27,5 +29,7 @@ export default {
     console.log("retention", JSON.stringify(purged));
     // Erasure requests whose queued retries were lost (the queue down too) resume here.
     console.log("erasure", JSON.stringify(await resumeErasures(env, controller.scheduledTime)));
+    // Predictions whose retraining period has passed are queued for training.
+    console.log("retrain", JSON.stringify(await scheduleRetraining(env, controller.scheduledTime)));
   },
 } satisfies ExportedHandler<Env, PipelineMessage | DeliveryMessage | ImportChunkMessage>;

@@ -16,9 +16,9 @@ import { resolveConsent, type ConsentSignals } from "../consent/resolve";
 import { profileKey, type ProfileKey } from "../identity/keys";
 import { userHashOf, verifiesUser, type IdentityPolicy } from "../identity/verify";
 import { enqueue, type PipelineMessage } from "../pipeline/messages";
-import type { SegmentDef } from "../segments/membership";
 import { segmentContextOf, type SegmentContext } from "../segments";
 import { applyToProfile, mergeProfiles } from "../profile/profiles";
+import type { Definitions } from "../profile/contract";
 import type { Site } from "../store/sites";
 import { enrich, type EdgeRequest } from "../collect/enrich";
 import { normalise, type CollectedEvent } from "../collect/normalise";
@@ -34,8 +34,8 @@ export interface IngestRequest {
   /** Makes a visitor id when a browser request with consent has none yet. */
   newVisitorId: () => string;
   edge: EdgeRequest;
-  /** The workspace's live segments, re-evaluated on every profile the events touch. */
-  segments?: SegmentDef[];
+  /** The workspace's live definitions (segments), re-evaluated on every profile the events touch. */
+  definitions?: Definitions;
   /** The request's own consent signals (consent cookie, Sec-GPC, country); none when left out. */
   consent?: Omit<RequestConsent, "source">;
   /** How browser userIds are verified (server sources are trusted). Default: required, no secret. */
@@ -143,7 +143,7 @@ export async function ingest(env: Pick<Env, "PROFILES" | "EVENTS">, request: Ing
   let clearCookie = false;
   const results = await Promise.all(
     [...groups].map(([key, group]) =>
-      applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays, segments: request.segments, siteId: site.id }).then((r) => ({ r, group })),
+      applyToProfile(env.PROFILES, { key, events: group, signals, policy, retentionDays: site.retentionDays, definitions: request.definitions, siteId: site.id }).then((r) => ({ r, group })),
     ),
   );
   let profile: IngestResult["profile"];

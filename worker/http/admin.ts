@@ -21,6 +21,7 @@ import { ApiError } from "./errors";
 import { experienceRoutes } from "./experiences";
 import { importRoutes } from "./imports";
 import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, securitySchemes, z } from "./openapi";
+import { predictionRoutes } from "./predictions";
 import { segmentRoutes } from "./segments";
 
 export const admin = adminRouter();
@@ -30,6 +31,7 @@ admin.route("/segments", segmentExportRoutes);
 admin.route("/segments", segmentRoutes);
 admin.route("/destinations", destinationRoutes);
 admin.route("/experiences", experienceRoutes);
+admin.route("/predictions", predictionRoutes);
 admin.route("/privacy", privacyRoutes);
 admin.route("/", reportRoutes);
 admin.route("/", importRoutes);
@@ -172,6 +174,9 @@ export const ProfileView = z
     segments: z.array(z.string()).openapi({ description: "Ids of the segments the profile is in now." }),
     consent: z.object({ purposes: z.record(z.string(), z.boolean()), sources: z.record(z.string(), z.string()), at: z.number(), policyVersion: z.string() }).nullable(),
     recentEvents: z.array(z.object({ messageId: z.string(), type: z.string(), timestamp: z.string() })),
+    predictions: z
+      .record(z.string(), z.object({ score: z.number(), percentile: z.number().int(), scoredAt: z.string().openapi({ format: "date-time" }) }))
+      .openapi({ description: "Scores of the live predictions by id (README: Predictions); empty without personalisation consent." }),
   })
   .openapi("Profile");
 

@@ -17,7 +17,8 @@ import { demoEnabled, type AppContext, type AppEnv } from "../env";
 import { COOKIE_NAME, newVisitorId, verifyVisitorCookie } from "../identity/cookie";
 import { profileKey } from "../identity/keys";
 import { viewProfile } from "../profile/profiles";
-import { listSegmentRows, liveSegments } from "../store/segments";
+import { listSegmentRows } from "../store/segments";
+import { liveDefinitions } from "../store/definitions";
 import { userHash } from "../identity/verify";
 import { ensureIdentitySecret, findSiteByKey, identityPolicy, isSecretKey, originAllowed } from "../store/sites";
 import { BodyTooLarge, jsonBody, readBody } from "./body";
@@ -97,7 +98,7 @@ function handler(kind: EventType | "batch") {
       edge: { userAgent: c.req.header("User-Agent"), cf: c.req.raw.cf as Record<string, unknown> | undefined },
       consent: requestConsent(c),
       identity: source === "browser" ? await identityPolicy(c.env, site) : undefined,
-      segments: await liveSegments(c.env.DB, site.workspaceId),
+      definitions: await liveDefinitions(c.env.DB, site.workspaceId),
       receivedAt,
     });
 

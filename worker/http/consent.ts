@@ -13,7 +13,7 @@ import { profileKey } from "../identity/keys";
 import { enqueue } from "../pipeline/messages";
 import { ledgerMessage } from "../profile/owed";
 import { applyToProfile } from "../profile/profiles";
-import { liveSegments } from "../store/segments";
+import { liveDefinitions } from "../store/definitions";
 import { jsonBody } from "./body";
 import { ApiError } from "./errors";
 import { authenticate, basicAuthKey, requestConsent, setIdentityCookies } from "./request";
@@ -58,7 +58,7 @@ export async function consentRoute(c: AppContext) {
       signals,
       policy,
       retentionDays: site.retentionDays,
-      segments: await liveSegments(c.env.DB, site.workspaceId),
+      definitions: await liveDefinitions(c.env.DB, site.workspaceId),
       siteId: site.id,
       // The profile writes the ledger entry (and what else the change owes) with the change itself.
       recordChoice: changed,

@@ -10,7 +10,8 @@ import { drizzle } from "drizzle-orm/d1";
 import type { AppContext } from "../env";
 import { profileKey, profileStub, type ProfileKey } from "../identity/keys";
 import { currentKey } from "../profile/profiles";
-import { findCycle, parseRule, referencedSegments, RULE_VERSION, type Explanation, type Rule } from "../segments";
+import { findCycle, parseRule, referencedPredictions, referencedSegments, RULE_VERSION, type Explanation, type Rule } from "../segments";
+import { listPredictionRows } from "../store/predictions";
 import { memberships, segments } from "../store/schema";
 import {
   forgetSegments,
@@ -69,6 +70,12 @@ async function checkRule(c: AppContext, raw: unknown, selfId?: string): Promise<
   const known = new Map(rows.map((r) => [r.id, ruleOf(r)]));
   for (const ref of referencedSegments(parsed.rule)) {
     if (!known.has(ref) && ref !== selfId) throw new ApiError(400, "invalid_rule", `rule: segment ${ref} does not exist in this workspace`, { path: "rule" });
+  }
+  const predictions = referencedPredictions(parsed.rule);
+  if (predictions.length > 0) {
+    const live = new Set((await listPredictionRows(c.env.DB, c.get("admin").ws)).map((p) => p.id));
+    const missing = predictions.find((id) => !live.has(id));
+    if (missing) throw new ApiError(400, "invalid_rule", `rule: prediction ${missing} does not exist in this workspace`, { path: "rule" });
   }
   known.set(selfId ?? "(new)", parsed.rule);
   const cycle = findCycle(known);

@@ -12,6 +12,8 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { profileStub, type ProfileKey } from "../identity/keys";
+import { definitionsOf } from "../store/definitions";
+import { liveModels } from "../store/predictions";
 import { BACKFILL_PAGE, forgetSegments, getSegment, liveSegments, profileCount, profilePage, ruleOf, type SegmentRow } from "../store/segments";
 import { segments } from "../store/schema";
 import { enqueue, membershipMessages, type PipelineMessage } from "./messages";
@@ -76,7 +78,10 @@ export async function backfillPage(env: Pick<Env, "DB" | "PROFILES" | "EVENTS">,
 
   const keys = await profilePage(env.DB, message.workspaceId, message.cursor);
   const defs = await liveSegments(env.DB, message.workspaceId);
-  const withThis = defs.some((d) => d.id === row.id && d.version === row.version) ? defs : [...defs.filter((d) => d.id !== row.id), { id: row.id, version: row.version, rule: ruleOf(row) }];
+  const withThis = await definitionsOf(
+    defs.some((d) => d.id === row.id && d.version === row.version) ? defs : [...defs.filter((d) => d.id !== row.id), { id: row.id, version: row.version, rule: ruleOf(row) }],
+    await liveModels(env.DB, message.workspaceId),
+  );
   const sites = await sitesOf(env.DB, message.workspaceId, keys);
   const out: PipelineMessage[] = [];
   for (let i = 0; i < keys.length; i += PARALLEL) {

@@ -13,6 +13,7 @@ import { CLICK_ID_PARAMS } from "../consent/enforce";
 import { entryHash, GENESIS, ledgerSubject } from "../consent/ledger";
 import { consentLedger, events, failedEvents, suppressions } from "../store/schema";
 import { planDeliveries } from "../activation/plan";
+import { trainPrediction } from "../predictions/train";
 import { runErasure } from "../privacy/erasure";
 import { normaliseEmail } from "../sources/rows";
 import { reportWrites } from "../reports/rollups";
@@ -231,7 +232,7 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
 }
 
 /** Messages that are work to do rather than rows to write: each runs (and is retried) on its own. */
-const WORK = new Set<PipelineMessage["kind"]>(["backfill", "strip_ads", "erase"]);
+const WORK = new Set<PipelineMessage["kind"]>(["backfill", "strip_ads", "erase", "train"]);
 const isWork = (body: PipelineMessage) => WORK.has(body.kind);
 
 /** Runs one work message; true when it is finished. */
@@ -246,6 +247,10 @@ async function work(body: PipelineMessage, env: Pick<Env, "DB" | "PROFILES" | "E
     case "erase":
       // An unknown request (deleted, or of another deployment) has nothing left to do.
       return ((await runErasure(env, body.id, Date.now()))?.status ?? "done") === "done";
+    case "train":
+      // A deleted prediction has nothing to train.
+      await trainPrediction(env, body.predictionId, Date.now());
+      return true;
     default:
       return true;
   }
@@ -270,6 +275,8 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
   await runWork(batch.messages.filter((m) => m.body.kind === "backfill"), env);
   await writeRows(batch, env);
   await runWork(batch.messages.filter((m) => m.body.kind === "strip_ads" || m.body.kind === "erase"), env);
+  // Training reads the archive: after the rows of the same batch are in.
+  await runWork(batch.messages.filter((m) => m.body.kind === "train"), env);
 }
 
 async function writeRows(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS" | "DELIVERIES" | "DATA_SECRET">): Promise<void> {

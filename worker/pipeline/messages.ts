@@ -36,6 +36,8 @@ export type PipelineMessage =
    * and campaign context of the archived events of `keys`.
    */
   | { kind: "strip_ads"; workspaceId: string; profileKey: string; keys: string[] }
+  /** Train a prediction's model (predictions/train.ts). */
+  | { kind: "train"; workspaceId: string; predictionId: string }
   /** Resume an erasure request (privacy/erasure.ts). */
   | { kind: "erase"; workspaceId: string; id: string }
   /** A page of profiles to evaluate a new or changed segment on (backfill), after `cursor`. */
@@ -71,6 +73,8 @@ export const messageBytes = (body: PipelineMessage) => encoder.encode(JSON.strin
 
 /** Sends messages in as few `sendBatch` calls as the queue's limits allow. */
 export async function enqueue(queue: Queue, messages: PipelineMessage[]): Promise<void> {
+  // One message goes alone whatever its size (the queue refuses what it must): no need to measure it.
+  if (messages.length === 1) return void (await queue.sendBatch([{ body: messages[0]!, contentType: "json" }]));
   let chunk: MessageSendRequest<PipelineMessage>[] = [];
   let bytes = 0;
   for (const body of messages) {

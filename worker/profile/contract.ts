@@ -9,7 +9,8 @@ import type { DecideResult } from "../decisions/choose";
 import type { StoredExperience } from "../decisions/schema";
 import type { ProfileKey } from "../identity/keys";
 import type { SegmentContext } from "../segments";
-import type { SegmentDef } from "../segments/membership";
+import type { PredictionScore } from "../predictions/score";
+import type { Definitions } from "../store/definitions";
 import type { CampaignTouch, RecentEvent } from "./effects";
 import type { MembershipChange } from "./rules";
 
@@ -19,6 +20,8 @@ export const RECENT_EVENTS = 200;
 export const DEDUPE_DAYS = 30;
 export const DAY = 86_400_000;
 
+export type { Definitions } from "../store/definitions";
+
 export interface ApplyRequest {
   key: ProfileKey;
   events: CollectedEvent[];
@@ -26,8 +29,11 @@ export interface ApplyRequest {
   signals: ConsentSignals;
   policy: ConsentPolicy;
   retentionDays: number;
-  /** The workspace's live segments, re-evaluated after the events are applied. */
-  segments?: SegmentDef[];
+  /**
+   * The workspace's live definitions, re-evaluated after the events are applied: usually the
+   * version only; the whole bundle when the profile answered `needsDefinitions`.
+   */
+  definitions?: Definitions | { version: string };
   /** The site the events came from (recorded on segment entry/exit events and ledger entries). */
   siteId?: string;
   /** The request is the visitor's own choice (`/v1/consent`): a ledger entry even if nothing moved. */
@@ -77,6 +83,8 @@ export interface ApplyResult {
   consentChanged: boolean;
   /** This profile was merged: nothing was applied, the events belong to the target. */
   forwardedTo?: ProfileKey;
+  /** The profile holds other definitions than the request's version: nothing was applied, send the bundle. */
+  needsDefinitions?: boolean;
   /** This profile was erased: nothing was applied, nothing may be kept. */
   erased?: boolean;
   /** Consent was withdrawn: the profile's data is gone; its archive and index rows must go too. */
@@ -100,5 +108,7 @@ export interface ProfileView {
   segments: string[];
   consent: (ConsentState & { explicit?: ExplicitChoice }) | null;
   recentEvents: RecentEvent[];
+  /** Scores of the live predictions, by id, with when they were computed (none without personalisation consent). */
+  predictions: Record<string, PredictionScore & { scoredAt: string }>;
 }
 

@@ -4,7 +4,7 @@
  * steps, so a merge interrupted at any point is completed by the next attempt.
  */
 import { profileStub, type ProfileKey } from "../identity/keys";
-import type { ApplyRequest, ApplyResult, ProfileView } from "./store";
+import type { ApplyRequest, ApplyResult, Definitions, ProfileView } from "./store";
 
 const MAX_HOPS = 4;
 
@@ -24,9 +24,17 @@ export async function followMerges<T extends { forwardedTo?: ProfileKey }>(names
   return { result, key };
 }
 
-/** Applies events, following forward pointers left by merges. */
-export async function applyToProfile(namespace: Env["PROFILES"], request: ApplyRequest): Promise<ApplyResult & { key: ProfileKey }> {
-  const { result, key } = await followMerges(namespace, request.key, (stub, key) => stub.apply({ ...request, key }));
+/**
+ * Applies events, following forward pointers left by merges. The profile is sent the definitions'
+ * version; only a profile that holds another version is sent the bundle (a second call).
+ */
+export async function applyToProfile(namespace: Env["PROFILES"], request: Omit<ApplyRequest, "definitions"> & { definitions?: Definitions }): Promise<ApplyResult & { key: ProfileKey }> {
+  const { definitions } = request;
+  const version = definitions && { version: definitions.version };
+  const { result, key } = await followMerges(namespace, request.key, async (stub, key) => {
+    const first = await stub.apply({ ...request, key, definitions: version });
+    return first.needsDefinitions ? stub.apply({ ...request, key, definitions }) : first;
+  });
   if (result.forwardedTo) throw new Error(`profile ${request.key}: too many merge pointers`);
   return { ...result, key };
 }

@@ -1,8 +1,10 @@
 /**
  * The ProfileStore's storage: its SQLite tables through drizzle's durable-sqlite driver, migrated
  * when the object starts, with the small `meta` values held in memory (read on every call,
- * written through). Every method is synchronous: the object never awaits between reading and
- * writing its state.
+ * written through), and so are the small sets every event consults (counter names, identities,
+ * memberships: read once per object, kept in step with every write, read again after a failed
+ * transaction). An event's rows are written a statement per table, not per row. Every method is
+ * synchronous: the object never awaits between reading and writing its state.
  */
 import { and, asc, desc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
 import { drizzle, type DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
@@ -18,22 +20,62 @@ import { assignments, campaigns, counters, events, identities, memberships, merg
 /** Profile data, as opposed to the consent, pointers and tombstone kept in `meta`. */
 const DATA_TABLES = [identities, traits, seen, events, counters, campaigns, memberships, assignments];
 /** Meta values that describe the visitor (they go with the data). */
-const DATA_META = ["key", "first_seen", "last_seen", "context", "edge_at"];
+const DATA_META = ["key", "first_seen", "last_seen", "context", "edge_at", "predictions"];
+/** Rows per multi-row statement (3 columns each: well under SQLite's bound-parameter limits). */
+const ROWS = 30;
+
+/** Every migration's statements in one script, with drizzle's journal table (built once per isolate). */
+let schemaScript: string | undefined;
+function freshSchema(): string {
+  schemaScript ??= [
+    'CREATE TABLE "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric);',
+    ...migrations.journal.entries.map((entry) => {
+      const text = (migrations.migrations as Record<string, string>)[`m${String(entry.idx).padStart(4, "0")}`];
+      if (text === undefined) throw new Error(`missing profile migration ${entry.tag}`);
+      return text.split("--> statement-breakpoint").join("\n");
+    }),
+  ].join("\n");
+  return schemaScript;
+}
+
+const chunks = <T>(rows: T[]): T[][] => Array.from({ length: Math.ceil(rows.length / ROWS) }, (_, i) => rows.slice(i * ROWS, (i + 1) * ROWS));
+const identityOf = (kind: string, value: string) => `${kind}\u0000${value}`;
 
 export class ProfileStorage {
   readonly db: DrizzleSqliteDODatabase<typeof schema>;
   private values = new Map<string, string>();
+  /** Counter names held, identities bound (`kind NUL value`), segments the profile is in: loaded on first use. */
+  private counterNames?: Set<string>;
+  private identityKeys?: Set<string>;
+  private members?: string[];
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.db = drizzle(storage, { schema });
   }
 
   /**
-   * Brings the tables to the current schema. A profile created before migrations existed has the
-   * tables of migration 0000 and no journal: it is recorded at 0000, then migrated like any other.
+   * Brings the tables to the current schema. A new profile's empty database gets every migration
+   * in one `exec` and the journal rows drizzle's migrator would have written (a first event pays
+   * for one statement, not one per table and index); one already at the last migration only reads
+   * its journal. A profile created before migrations existed
+   * has the tables of migration 0000 and no journal: it is recorded at 0000, then migrated like
+   * any other.
    */
   migrate(): void {
     const tables = new Set(this.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((r) => r.name));
+    if (![...tables].some((name) => !name.startsWith("_cf_") && !name.startsWith("sqlite_"))) {
+      this.storage.transactionSync(() => {
+        this.storage.sql.exec(freshSchema());
+        for (const entry of migrations.journal.entries) this.storage.sql.exec('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)', "", entry.when);
+      });
+      this.reload();
+      return;
+    }
+    // A profile at the current schema (most objects that start) reads one row, no migrator transaction.
+    if (tables.has("__drizzle_migrations")) {
+      const last = this.storage.sql.exec<{ at: number | null }>('SELECT MAX(created_at) AS at FROM "__drizzle_migrations"').one().at;
+      if (last !== null && Number(last) >= migrations.journal.entries.at(-1)!.when) return this.reload();
+    }
     if (tables.has("meta") && !tables.has("__drizzle_migrations")) {
       const first = migrations.journal.entries[0]!;
       this.storage.sql.exec('CREATE TABLE "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)');
@@ -55,6 +97,9 @@ export class ProfileStorage {
 
   private reload(): void {
     this.values = new Map(this.db.select().from(meta).all().map((r) => [r.name, r.value]));
+    this.counterNames = undefined;
+    this.identityKeys = undefined;
+    this.members = undefined;
   }
 
   // --- meta -------------------------------------------------------------------------------
@@ -93,19 +138,44 @@ export class ProfileStorage {
 
   /** Records a messageId; false when it was applied before. */
   markSeen(messageId: string, at: number): boolean {
-    return this.db.insert(seen).values({ messageId, at }).onConflictDoNothing().returning({ id: seen.messageId }).all().length > 0;
+    return this.markSeenAll([messageId], at).has(messageId);
   }
 
-  /** Applies one event's effects, within the profile's bounds. */
-  store(messageId: string, effects: Effects, now: number): void {
-    for (const identity of effects.identities) this.addIdentity(identity.kind, identity.value, now);
-    const traitEntries = Object.entries(effects.traits ?? {});
-    if (traitEntries.length > 0) this.setTraits(traitEntries.map(([name, value]) => ({ name, value: JSON.stringify(value ?? null), updatedAt: effects.at })), false);
-    for (const name of effects.counters) this.increment(name, 1);
-    if (effects.campaign) this.db.insert(campaigns).values({ messageId, at: effects.at, body: JSON.stringify(effects.campaign) }).onConflictDoNothing().run();
-    this.db.insert(events).values({ messageId, at: effects.at, body: JSON.stringify(effects.recent) }).onConflictDoNothing().run();
-    if (effects.at < (this.number("first_seen") ?? Infinity)) this.set("first_seen", String(effects.at));
-    if (effects.at > (this.number("last_seen") ?? -Infinity)) this.set("last_seen", String(effects.at));
+  /** Records messageIds (one statement per ROWS); returns those never applied before, each once. */
+  markSeenAll(messageIds: string[], at: number): Set<string> {
+    const fresh = new Set<string>();
+    for (const chunk of chunks(messageIds)) {
+      const added = this.db.insert(seen).values(chunk.map((messageId) => ({ messageId, at }))).onConflictDoNothing().returning({ id: seen.messageId }).all();
+      for (const row of added) fresh.add(row.id);
+    }
+    return fresh;
+  }
+
+  /**
+   * Applies events' effects, within the profile's bounds: counters added up and written in one
+   * statement, recent events and campaign touches in one each. Returns the counters' new values.
+   */
+  store(items: { messageId: string; effects: Effects }[], now: number): Map<string, number> {
+    const counts = new Map<string, number>();
+    const eventRows: { messageId: string; at: number; body: string }[] = [];
+    const campaignRows: { messageId: string; at: number; body: string }[] = [];
+    let first = Infinity;
+    let last = -Infinity;
+    for (const { messageId, effects } of items) {
+      for (const identity of effects.identities) this.addIdentity(identity.kind, identity.value, now);
+      const traitEntries = Object.entries(effects.traits ?? {});
+      if (traitEntries.length > 0) this.setTraits(traitEntries.map(([name, value]) => ({ name, value: JSON.stringify(value ?? null), updatedAt: effects.at })), false);
+      for (const name of effects.counters) counts.set(name, (counts.get(name) ?? 0) + 1);
+      if (effects.campaign) campaignRows.push({ messageId, at: effects.at, body: JSON.stringify(effects.campaign) });
+      eventRows.push({ messageId, at: effects.at, body: JSON.stringify(effects.recent) });
+      first = Math.min(first, effects.at);
+      last = Math.max(last, effects.at);
+    }
+    for (const chunk of chunks(campaignRows)) this.db.insert(campaigns).values(chunk).onConflictDoNothing().run();
+    for (const chunk of chunks(eventRows)) this.db.insert(events).values(chunk).onConflictDoNothing().run();
+    if (first < (this.number("first_seen") ?? Infinity)) this.set("first_seen", String(first));
+    if (last > (this.number("last_seen") ?? -Infinity)) this.set("last_seen", String(last));
+    return this.increment(counts);
   }
 
   /** Sets traits; `onlyNewer` keeps a held value that was set later (merges). New names stop at MAX_TRAITS. */
@@ -125,29 +195,34 @@ export class ProfileStorage {
   }
 
   /**
-   * Adds to a counter. Names stop at MAX_COUNTERS (the last place is kept for `event:(other)`,
-   * where new event names are counted from then on).
+   * Adds to counters, in one statement per ROWS names; returns their new values. Names stop at
+   * MAX_COUNTERS (the last place is kept for `event:(other)`, where new event names are counted
+   * from then on).
    */
-  increment(name: string, by: number): void {
-    const updated = this.db.update(counters).set({ count: sql`${counters.count} + ${by}` }).where(eq(counters.name, name)).returning({ n: counters.name }).all();
-    if (updated.length > 0) return;
-    const target = this.count(counters) >= MAX_COUNTERS - 1 && name.startsWith("event:") ? OTHER_EVENTS : name;
-    this.db.insert(counters).values({ name: target, count: by }).onConflictDoUpdate({ target: counters.name, set: { count: sql`${counters.count} + ${by}` } }).run();
-  }
-
-  /**
-   * Binds an identity, up to MAX_IDENTITIES (the first bindings stay). Most events repeat one the
-   * profile has: only a new one is counted, so the common case is one insert that does nothing.
-   */
-  addIdentity(kind: string, value: string, now: number): void {
-    const added = this.db.insert(identities).values({ kind, value, firstSeen: now }).onConflictDoNothing().returning({ k: identities.kind }).all();
-    if (added.length > 0 && this.count(identities) > MAX_IDENTITIES) {
-      this.db.delete(identities).where(and(eq(identities.kind, kind), eq(identities.value, value))).run();
+  increment(counts: Map<string, number>): Map<string, number> {
+    this.counterNames ??= new Set(this.db.select({ name: counters.name }).from(counters).all().map((r) => r.name));
+    const names = this.counterNames;
+    const by = new Map<string, number>();
+    for (const [name, n] of counts) {
+      const target = names.has(name) || !(names.size >= MAX_COUNTERS - 1 && name.startsWith("event:")) ? name : OTHER_EVENTS;
+      names.add(target);
+      by.set(target, (by.get(target) ?? 0) + n);
     }
+    const after = new Map<string, number>();
+    for (const chunk of chunks([...by].map(([name, count]) => ({ name, count })))) {
+      const rows = this.db.insert(counters).values(chunk).onConflictDoUpdate({ target: counters.name, set: { count: sql`${counters.count} + excluded.count` } }).returning().all();
+      for (const row of rows) after.set(row.name, row.count);
+    }
+    return after;
   }
 
-  private count(table: typeof identities | typeof counters | typeof traits | typeof seen | typeof mergedFrom | typeof assignments): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(table).get()?.n ?? 0;
+  /** Binds an identity, up to MAX_IDENTITIES (the first bindings stay); one already bound costs nothing. */
+  addIdentity(kind: string, value: string, now: number): void {
+    this.identityKeys ??= new Set(this.db.select({ kind: identities.kind, value: identities.value }).from(identities).all().map((r) => identityOf(r.kind, r.value)));
+    const key = identityOf(kind, value);
+    if (this.identityKeys.has(key) || this.identityKeys.size >= MAX_IDENTITIES) return;
+    this.db.insert(identities).values({ kind, value, firstSeen: now }).onConflictDoNothing().run();
+    this.identityKeys.add(key);
   }
 
   // --- reads ------------------------------------------------------------------------------
@@ -173,6 +248,12 @@ export class ProfileStorage {
     return this.db.select({ body: campaigns.body }).from(campaigns).orderBy(asc(campaigns.at), asc(campaigns.messageId)).all().map((r) => JSON.parse(r.body) as CampaignTouch);
   }
 
+  /** The source of the first campaign touch (the one pruning always keeps). */
+  firstTouchSource(): string | undefined {
+    const row = this.db.select({ body: campaigns.body }).from(campaigns).orderBy(asc(campaigns.at), asc(campaigns.messageId)).limit(1).get();
+    return row ? (JSON.parse(row.body) as CampaignTouch).source : undefined;
+  }
+
   recentEvents(limit: number): RecentEvent[] {
     return this.db.select({ body: events.body }).from(events).orderBy(desc(events.at), desc(events.messageId)).limit(limit).all().map((r) => JSON.parse(r.body) as RecentEvent);
   }
@@ -190,7 +271,8 @@ export class ProfileStorage {
   }
 
   memberOf(): string[] {
-    return this.db.select({ id: memberships.segmentId }).from(memberships).orderBy(asc(memberships.segmentId)).all().map((r) => r.id);
+    this.members ??= this.db.select({ id: memberships.segmentId }).from(memberships).orderBy(asc(memberships.segmentId)).all().map((r) => r.id);
+    return [...this.members];
   }
 
   assignmentRows() {
@@ -205,10 +287,12 @@ export class ProfileStorage {
 
   enterSegment(segmentId: string, version: number, since: number): void {
     this.db.insert(memberships).values({ segmentId, version, since }).onConflictDoNothing().run();
+    if (this.members && !this.members.includes(segmentId)) this.members = [...this.members, segmentId].sort();
   }
 
   leaveSegment(segmentId: string): void {
     this.db.delete(memberships).where(eq(memberships.segmentId, segmentId)).run();
+    this.members = this.members?.filter((id) => id !== segmentId);
   }
 
   assign(experienceId: string, variant: string, at: number, keepHeld: boolean): void {
@@ -246,12 +330,18 @@ export class ProfileStorage {
   forgetData(): void {
     for (const table of DATA_TABLES) this.db.delete(table).run();
     for (const name of DATA_META) this.delete(name);
+    this.counterNames = new Set();
+    this.identityKeys = new Set();
+    this.members = [];
   }
 
   /** Drops everything, outbox included (erasure leaves only what `set` writes after). */
   eraseAll(): void {
     for (const table of [...DATA_TABLES, mergedFrom, outbox, meta]) this.db.delete(table).run();
     this.values.clear();
+    this.counterNames = new Set();
+    this.identityKeys = new Set();
+    this.members = [];
   }
 
   /**

@@ -20,7 +20,9 @@ import { parseProfileKey, type ProfileKey } from "../identity/keys";
 import { enqueue, forgetMessage, membershipMessages, stripAdsMessage, type PipelineMessage } from "../pipeline/messages";
 import { compileRule, explain, segmentContextOf, segmentEventOf, type Explanation, type Rule, type SegmentContext, type SegmentEvent, type SegmentInput } from "../segments";
 import { evaluateSegments, historyNeeded, nextSegmentEdge, type SegmentDef } from "../segments/membership";
-import { DAY, type ApplyRequest, type ApplyResult, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
+import { FEATURE_HISTORY_MS } from "../predictions/features";
+import { featureEventsOf, scoreProfile, type ModelDef, type PredictionScore } from "../predictions/score";
+import { DAY, type ApplyRequest, type ApplyResult, type Definitions, type ExposureRecord, type MembershipChange, type ProfileDecideRequest, type ProfileDecision, type ProfileView } from "./contract";
 import { effectsOf, type CampaignTouch, type RecentEvent } from "./effects";
 import { MAX_SNAPSHOT_BYTES, PRUNE_EVERY } from "./limits";
 import { countersToAdd, type ProfileSnapshot } from "./merge";
@@ -33,15 +35,28 @@ export * from "./contract";
 /** Owed messages wait at most this long for the send that follows the change (then the alarm sends them). */
 const OUTBOX_GRACE_MS = 30_000;
 
+/** Scores as the profile view shows them: each with the time it was computed. */
+function predictionView(held: { at: number; scores: Record<string, PredictionScore> } | undefined): ProfileView["predictions"] {
+  if (!held) return {};
+  const scoredAt = new Date(held.at).toISOString();
+  return Object.fromEntries(Object.entries(held.scores).map(([id, score]) => [id, { ...score, scoredAt }]));
+}
+
+/** What a profile evaluates after its events; `models` absent: the request carried no definitions. */
+interface HeldDefinitions {
+  segments: SegmentDef[];
+  models?: ModelDef[];
+}
+
 export class ProfileStore extends DurableObject<Env> {
   private readonly data: ProfileStorage;
-  /** Events stored since the last prune (in memory: an eviction only delays the next prune). */
-  private sincePrune = PRUNE_EVERY;
   /** The alarm time last set by this instance. */
   private alarmAt?: number;
   /** The stored events as rules see them, parsed once, appended as events arrive, dropped on any rewrite. */
   private segmentEvents?: SegmentEvent[];
   private flushing?: Promise<void>;
+  /** The held definitions (meta `segments` and `models`, version `definitions_version`), parsed. */
+  private held?: HeldDefinitions;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -65,6 +80,10 @@ export class ProfileStore extends DurableObject<Env> {
     if (this.data.get("erased")) return { ...base, erased: true };
     const target = this.data.get("merged_into");
     if (target) return { ...base, forwardedTo: target as ProfileKey };
+    // The definitions' version is sent; the bundle only when this profile holds another one.
+    const defs = this.definitions(request.definitions);
+    if (!defs) return { ...base, needsDefinitions: true };
+    const { segments } = defs;
     const transition = consentTransition(previous, consent);
     if (transition.ignore) return base;
 
@@ -87,27 +106,31 @@ export class ProfileStore extends DurableObject<Env> {
         this.stripAdIdentifiers();
         this.owe([stripAdsMessage(held, this.data.mergedFromKeys())], now);
       }
-      if (transition.dropPersonalisation) this.data.dropAssignments();
+      if (transition.dropPersonalisation) {
+        this.data.dropAssignments();
+        this.data.delete("predictions");
+      }
       this.data.setOnce("key", key);
       this.data.set("retention_days", String(request.retentionDays));
       if (request.siteId) this.data.set("site_id", request.siteId);
-      for (const incoming of events) {
-        if (!this.data.markSeen(incoming.messageId, now)) continue;
-        this.store(withConsent(incoming, consent), now);
-        applied++;
-      }
-      this.sincePrune += applied;
-      if (this.sincePrune >= PRUNE_EVERY) this.prune(now);
+      // One statement records every messageId; a messageId twice in the request counts once.
+      const fresh = this.data.markSeenAll(events.map((e) => e.messageId), now);
+      const toStore = events.filter((e) => fresh.delete(e.messageId)).map((e) => withConsent(e, consent));
+      applied = toStore.length;
+      const total = this.store(toStore, now).get("total");
+      // Pruning is amortised over the stored total (so an object's restarts neither skip nor repeat it).
+      if (total !== undefined && Math.floor((total - applied) / PRUNE_EVERY) < Math.floor(total / PRUNE_EVERY)) this.prune(now);
     });
     let membershipChanges: MembershipChange[] = [];
     // Segments are evaluated when the workspace has some (or this profile is still in one of a
     // segment since deleted); with none, nothing is read back.
-    const segments = request.segments ?? [];
     const evaluate = !forgotten && (segments.length > 0 || this.data.memberOf().length > 0);
+    const models = forgotten ? undefined : defs.models;
+    const last = events.at(-1);
+    if (last && (evaluate || (models && models.length > 0))) this.data.set("context", JSON.stringify(segmentContextOf(last.context)));
+    // Scores first: segments may name them.
+    if (models) this.scorePredictions(models, now);
     if (evaluate) {
-      const last = events.at(-1);
-      if (last) this.data.set("context", JSON.stringify(segmentContextOf(last.context)));
-      this.rememberSegments(segments);
       membershipChanges = this.refreshSegments(segments, now);
     }
     if (applied > 0 || evaluate) this.scheduleAlarm();
@@ -119,9 +142,9 @@ export class ProfileStore extends DurableObject<Env> {
    * Re-evaluates segments (a new or changed segment's backfill) at `now`; returns what changed.
    * Without personalisation consent a profile is in no segment.
    */
-  evaluate(segments: SegmentDef[], now = Date.now()): MembershipChange[] {
+  evaluate(definitions: Definitions, now = Date.now()): MembershipChange[] {
     if (!this.data.get("key") || this.data.get("erased") || this.data.get("merged_into")) return [];
-    this.rememberSegments(segments);
+    const { segments } = this.definitions(definitions)!;
     const changes = this.refreshSegments(segments, now);
     this.scheduleAlarm();
     this.flushSoon();
@@ -168,7 +191,7 @@ export class ProfileStore extends DurableObject<Env> {
         if (!exposure.first) continue;
         const event = withConsent(exposureEvent(key, exposure, record.names[exposure.experienceId] || undefined, record.now), consent);
         if (!this.data.markSeen(event.messageId, now)) continue;
-        this.store(event, now);
+        this.store([event], now);
         this.owe([archiveMessage(key, record.siteId, event)], now);
       }
     });
@@ -202,9 +225,16 @@ export class ProfileStore extends DurableObject<Env> {
   }
 
   /** Everything the profile holds, for an access request; null when it holds nothing. */
-  exportData(): (ProfileSnapshot & { consent?: ConsentState; mergedInto?: string; mergedFrom: string[] }) | null {
+  exportData(): (ProfileSnapshot & { consent?: ConsentState; mergedInto?: string; mergedFrom: string[]; predictions: ProfileView["predictions"] }) | null {
     if (!this.data.get("key")) return null;
-    return { ...this.snapshot(Infinity), consent: this.data.json<ConsentState>("consent"), mergedInto: this.data.get("merged_into"), mergedFrom: this.data.mergedFromKeys() };
+    return {
+      ...this.snapshot(Infinity),
+      consent: this.data.json<ConsentState>("consent"),
+      mergedInto: this.data.get("merged_into"),
+      mergedFrom: this.data.mergedFromKeys(),
+      // Profiling results are the subject's data too (an access request shows them).
+      predictions: predictionView(this.predictionScores()),
+    };
   }
 
   /** The profile as plain data; recent events newest first, up to `maxEventBytes` (a merge's bound). */
@@ -242,7 +272,7 @@ export class ProfileStore extends DurableObject<Env> {
       this.data.setOnce("key", key);
       const alreadySeen = new Set<string>();
       for (const { messageId, at } of snapshot.seen) if (!this.data.markSeen(messageId, at)) alreadySeen.add(messageId);
-      for (const [name, count] of Object.entries(countersToAdd(snapshot, alreadySeen))) this.data.increment(name, count);
+      this.data.increment(new Map(Object.entries(countersToAdd(snapshot, alreadySeen))));
       // The newer value of a trait wins, wherever it was set.
       this.data.setTraits(snapshot.traits, true);
       const source = parseProfileKey(snapshot.key);
@@ -293,6 +323,7 @@ export class ProfileStore extends DurableObject<Env> {
   async erase(): Promise<void> {
     this.alarmAt = undefined;
     this.segmentEvents = undefined;
+    this.held = undefined;
     // Data and tombstone in one transaction: no moment where neither exists.
     this.data.transaction(() => {
       this.data.eraseAll();
@@ -318,11 +349,12 @@ export class ProfileStore extends DurableObject<Env> {
         if (key) this.owe([forgetMessage(key, false)], now);
         this.segmentEvents = undefined;
         this.data.forgetData();
-        for (const name of ["consent", "explicit", "retention_days", "site_id", "segments", "history_ms"]) this.data.delete(name);
+        for (const name of ["consent", "explicit", "retention_days", "site_id", "segments", "models", "history_ms", "definitions_version"]) this.data.delete(name);
+        this.held = undefined;
         return;
       }
       const edge = this.data.number("edge_at");
-      const segments = this.data.json<SegmentDef[]>("segments");
+      const segments = this.heldDefinitions()?.segments;
       if (edge !== undefined && segments && now >= edge) {
         this.data.delete("edge_at");
         this.refreshSegments(segments, edge);
@@ -354,14 +386,18 @@ export class ProfileStore extends DurableObject<Env> {
       segments: this.data.memberOf(),
       consent: consent ? { ...consent, explicit: this.data.json<ExplicitChoice>("explicit") } : null,
       recentEvents: this.data.recentEvents(50),
+      predictions: predictionView(this.predictionScores()),
     };
   }
 
-  private store(event: CollectedEvent, now: number): void {
-    const effects = effectsOf(event);
-    this.data.store(event.messageId, effects, now);
-    const forRules = segmentEventOf(effects.recent);
-    if (forRules) this.segmentEvents?.push(forRules);
+  /** Stores events (already deduplicated); returns the counters' new values. */
+  private store(events: CollectedEvent[], now: number): Map<string, number> {
+    const items = events.map((event) => ({ messageId: event.messageId, effects: effectsOf(event) }));
+    for (const { effects } of items) {
+      const forRules = segmentEventOf(effects.recent);
+      if (forRules) this.segmentEvents?.push(forRules);
+    }
+    return this.data.store(items, now);
   }
 
   private forgetData(): void {
@@ -370,9 +406,32 @@ export class ProfileStore extends DurableObject<Env> {
   }
 
   private prune(now: number): void {
-    this.sincePrune = 0;
     this.segmentEvents = undefined;
     this.data.prune(this.data.number("history_ms") ?? 0, now);
+  }
+
+  /**
+   * Scores the profile with every live model (worker/predictions/score.ts) and keeps the scores
+   * for the view and the rules. Without personalisation consent nothing is scored and no score is
+   * kept. (While a model is live, the profile keeps the event history its features read: `history_ms`.)
+   */
+  private scorePredictions(models: readonly ModelDef[], now: number): void {
+    const consent = this.data.json<ConsentState>("consent");
+    if (models.length === 0 || !consent?.purposes.personalization || !this.data.get("key")) {
+      this.data.delete("predictions");
+      return;
+    }
+    const input = this.segmentInput();
+    const scores = scoreProfile(
+      models,
+      { events: featureEventsOf(input.events), firstSeen: input.firstSeen, lastSeen: input.lastSeen, firstSource: this.data.firstTouchSource(), device: input.context.device?.type },
+      now,
+    );
+    this.data.set("predictions", JSON.stringify({ at: now, scores }));
+  }
+
+  private predictionScores(): { at: number; scores: Record<string, PredictionScore> } | undefined {
+    return this.data.json<{ at: number; scores: Record<string, PredictionScore> }>("predictions");
   }
 
   /** Advertising consent withdrawn: click ids leave the stored campaign touches and page URLs. */
@@ -389,11 +448,36 @@ export class ProfileStore extends DurableObject<Env> {
     this.segmentEvents = undefined;
   }
 
-  private rememberSegments(segments: SegmentDef[]): void {
-    const definitions = JSON.stringify(segments);
-    if (this.data.get("segments") === definitions) return;
-    this.data.set("segments", definitions);
-    this.data.set("history_ms", String(historyNeeded(segments)));
+  /**
+   * The definitions a request evaluates: the bundle it carries (kept, with its version), or the
+   * held one when the request names its version; undefined when it names another (send the
+   * bundle). No definitions at all: no segments, and the held scores left as they are.
+   */
+  private definitions(sent: ApplyRequest["definitions"]): HeldDefinitions | undefined {
+    if (!sent) return { segments: [] };
+    if ("segments" in sent) {
+      const held = { segments: sent.segments, models: sent.models ?? [] };
+      if (this.data.get("definitions_version") !== sent.version) {
+        this.data.transaction(() => {
+          this.data.set("segments", JSON.stringify(held.segments));
+          this.data.set("models", JSON.stringify(held.models));
+          this.data.set("history_ms", String(Math.max(historyNeeded(held.segments), held.models.length > 0 ? FEATURE_HISTORY_MS : 0)));
+          this.data.set("definitions_version", sent.version);
+        });
+        this.held = held;
+      }
+      return held;
+    }
+    return this.data.get("definitions_version") === sent.version ? (this.heldDefinitions() ?? { segments: [], models: [] }) : undefined;
+  }
+
+  /** The definitions this profile holds (parsed once per object). */
+  private heldDefinitions(): HeldDefinitions | undefined {
+    if (!this.held) {
+      const segments = this.data.json<SegmentDef[]>("segments");
+      if (segments) this.held = { segments, models: this.data.json<ModelDef[]>("models") ?? [] };
+    }
+    return this.held;
   }
 
   private expiresAt(): number | undefined {
@@ -436,6 +520,7 @@ export class ProfileStore extends DurableObject<Env> {
       lastSeen: this.data.number("last_seen"),
       consent: consent?.purposes ?? {},
       segments: Object.fromEntries(this.data.memberOf().map((id) => [id, true])),
+      predictions: this.predictionScores()?.scores ?? {},
     };
   }
 

@@ -215,6 +215,15 @@ export function compileRule(rule: Rule): Evaluator {
     if (purpose === "necessary") return () => true;
     return (input) => input.consent[purpose] === true;
   }
+  if ("prediction" in rule) {
+    const id = rule.prediction;
+    const score = rule.percentile === undefined;
+    const test = score ? compileNumericTest(rule.op!, rule.value!) : compileNumericTest(rule.percentile!.op, rule.percentile!.value);
+    return (input) => {
+      const held = input.predictions?.[id];
+      return held !== undefined && test(score ? held.score : held.percentile);
+    };
+  }
   const id = rule.segment;
   return (input) => input.segments[id] === true;
 }

@@ -12,7 +12,7 @@ import { durationMs, type Rule } from "./schema";
 export interface Explanation {
   /** Where the node is in the rule: `rule`, `rule.all.1`, `rule.all.1.not`. */
   path: string;
-  kind: "all" | "any" | "not" | "trait" | "context" | "event" | "metric" | "firstSeen" | "lastSeen" | "consent" | "segment";
+  kind: "all" | "any" | "not" | "trait" | "context" | "event" | "metric" | "firstSeen" | "lastSeen" | "consent" | "segment" | "prediction";
   result: boolean;
   /** What the clause compared: a trait or context value, an event count, a metric value, a time (ms), a consent or membership. */
   seen?: unknown;
@@ -88,6 +88,14 @@ export function explain(rule: Rule, input: SegmentInput, now: number, path = "ru
   if ("consent" in rule) {
     const seen = rule.consent === "necessary" ? true : input.consent[rule.consent];
     return { path, kind: "consent", result: seen === true, seen, summary: `consent to ${rule.consent}: ${seen === true ? "given" : seen === false ? "refused" : "unknown"}` };
+  }
+  if ("prediction" in rule) {
+    const held = input.predictions?.[rule.prediction];
+    const [what, op, value] = rule.percentile === undefined ? ["score", rule.op!, rule.value!] : ["percentile", rule.percentile.op, rule.percentile.value];
+    const seen = held === undefined ? undefined : what === "score" ? held.score : held.percentile;
+    const result = seen !== undefined && compileNumericTest(op, value)(seen);
+    const summary = seen === undefined ? `no score for prediction ${rule.prediction} (needs ${what} ${op} ${value})` : `prediction ${rule.prediction} ${what} is ${seen} (${op} ${value})`;
+    return { path, kind: "prediction", result, seen, summary };
   }
   const seen = input.segments[rule.segment];
   return { path, kind: "segment", result: seen === true, seen, summary: `${seen === true ? "in" : "not in"} segment ${rule.segment}` };

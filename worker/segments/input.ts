@@ -63,6 +63,8 @@ export interface SegmentInput {
   consent: Partial<Record<Purpose, boolean>>;
   /** Current memberships of other segments, by segment id. */
   segments: Record<string, boolean>;
+  /** The profile's prediction scores by prediction id (score 0–1, percentile 0–100); none: no score. */
+  predictions?: Record<string, { score: number; percentile: number }>;
 }
 
 /** The rule name of a Segment call, or undefined for calls that are not events for rules. */

@@ -145,6 +145,26 @@ export const FirstSeenClause = z.strictObject({ firstSeen: SeenWindow });
 export const LastSeenClause = z.strictObject({ lastSeen: SeenWindow });
 export const ConsentClause = z.strictObject({ consent: z.enum(PURPOSES) });
 export const SegmentClause = z.strictObject({ segment: z.string().min(1).max(200) });
+/**
+ * A prediction's score (README "Predictions"): `{prediction, op, value}` compares the score (a
+ * probability, 0–1), `{prediction, percentile: {op, value}}` its percentile among the training
+ * population (0–100). A profile without a score for it (not scored, no consent) never matches.
+ */
+export const PredictionClause = z
+  .strictObject({
+    prediction: z.string().min(1).max(200),
+    op: z.enum(NUMERIC_OPERATORS, { error: `op is one of ${NUMERIC_OPERATORS.join(", ")}` }).optional(),
+    value: z.number().min(0, { error: "a score is from 0 to 1" }).max(1, { error: "a score is from 0 to 1" }).optional(),
+    percentile: z
+      .strictObject({
+        op: z.enum(NUMERIC_OPERATORS, { error: `op is one of ${NUMERIC_OPERATORS.join(", ")}` }),
+        value: z.number().min(0, { error: "a percentile is from 0 to 100" }).max(100, { error: "a percentile is from 0 to 100" }),
+      })
+      .optional(),
+  })
+  .refine((c) => (c.percentile === undefined ? c.op !== undefined && c.value !== undefined : c.op === undefined && c.value === undefined), {
+    error: "give op and value (on the score, 0–1) or percentile: {op, value} (0–100), not both",
+  });
 
 export type TraitClause = z.infer<typeof TraitClause>;
 export type ContextClause = z.infer<typeof ContextClause>;
@@ -154,12 +174,13 @@ export type FirstSeenClause = z.infer<typeof FirstSeenClause>;
 export type LastSeenClause = z.infer<typeof LastSeenClause>;
 export type ConsentClause = z.infer<typeof ConsentClause>;
 export type SegmentClause = z.infer<typeof SegmentClause>;
-export type Leaf = TraitClause | ContextClause | EventClause | MetricClause | FirstSeenClause | LastSeenClause | ConsentClause | SegmentClause;
+export type PredictionClause = z.infer<typeof PredictionClause>;
+export type Leaf = TraitClause | ContextClause | EventClause | MetricClause | FirstSeenClause | LastSeenClause | ConsentClause | SegmentClause | PredictionClause;
 
 export type Rule = { all: Rule[] } | { any: Rule[] } | { not: Rule } | Leaf;
 
 /** The key that says what kind a node is, in the order of the `Rule` union's options. */
-export const NODE_KINDS = ["all", "any", "not", "trait", "context", "event", "metric", "firstSeen", "lastSeen", "consent", "segment"] as const;
+export const NODE_KINDS = ["all", "any", "not", "trait", "context", "event", "metric", "firstSeen", "lastSeen", "consent", "segment", "prediction"] as const;
 export type NodeKind = (typeof NODE_KINDS)[number];
 
 export const Rule: z.ZodType<Rule> = z.lazy(() =>
@@ -175,6 +196,7 @@ export const Rule: z.ZodType<Rule> = z.lazy(() =>
     LastSeenClause,
     ConsentClause,
     SegmentClause,
+    PredictionClause,
   ]),
 );
 
@@ -279,6 +301,19 @@ export function referencedSegments(rule: Rule): string[] {
     else if ("any" in node) node.any.forEach(visit);
     else if ("not" in node) visit(node.not);
     else if ("segment" in node) ids.add(node.segment);
+  };
+  visit(rule);
+  return [...ids];
+}
+
+/** The ids of the predictions a rule names, each once, in order of appearance. */
+export function referencedPredictions(rule: Rule): string[] {
+  const ids = new Set<string>();
+  const visit = (node: Rule): void => {
+    if ("all" in node) node.all.forEach(visit);
+    else if ("any" in node) node.any.forEach(visit);
+    else if ("not" in node) visit(node.not);
+    else if ("prediction" in node) ids.add(node.prediction);
   };
   visit(rule);
   return [...ids];

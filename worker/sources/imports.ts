@@ -17,7 +17,7 @@ import { ApiError } from "../errors";
 import { profileKey, type ProfileKey } from "../identity/keys";
 import { enqueue, type PipelineMessage } from "../pipeline/messages";
 import { applyToProfile } from "../profile/profiles";
-import { liveSegments } from "../store/segments";
+import { liveDefinitions } from "../store/definitions";
 import { imports, profileEmails, sites } from "../store/schema";
 import { csvFields, splitRecords } from "./csv";
 import { csvRow, ndjsonRow, rowMessageId, type ImportRow, type RowResult } from "./rows";
@@ -250,7 +250,7 @@ async function applyRows(env: Env_, record: ImportRecord, rows: { row: number; v
   const createdAt = record.createdAt.getTime();
   const signals: ConsentSignals = { explicit: { purposes: Object.fromEntries(record.purposes.map((p) => [p, true])), at: createdAt }, serverSource: true };
   const policy = { purposes: site.purposes, defaults: site.consentDefaults ?? {}, policyVersion: site.policyVersion };
-  const segments = await liveSegments(env.DB, ws);
+  const definitions = await liveDefinitions(env.DB, ws);
   const receivedAt = new Date().toISOString();
   const groups = new Map<ProfileKey, { row: number; event: CollectedEvent }[]>();
   const emailWrites = new Map<string, ProfileKey>();
@@ -276,7 +276,7 @@ async function applyRows(env: Env_, record: ImportRecord, rows: { row: number; v
   for (let i = 0; i < entries.length; i += PARALLEL) {
     await Promise.all(
       entries.slice(i, i + PARALLEL).map(async ([key, group]) => {
-        const result = await applyToProfile(env.PROFILES, { key, events: group.map((g) => g.event), signals, policy, retentionDays: site.retentionDays, segments, siteId: site.id });
+        const result = await applyToProfile(env.PROFILES, { key, events: group.map((g) => g.event), signals, policy, retentionDays: site.retentionDays, definitions, siteId: site.id });
         if (result.erased || !mayProfile(result.consent)) {
           for (const { row } of group) errors.push({ row, message: `row ${row}: its profile was erased or may not be kept` });
           return;

@@ -535,6 +535,44 @@ export const reportConsentSeen = sqliteTable("report_consent_seen", {
 });
 
 /**
+ * Predictions (DESIGN.md §3 "Predictions", worker/predictions/): a goal within a window, and the
+ * model its last training produced. `model` (weights, feature definitions, standardisation, the
+ * training score quantiles) is what profiles score with; `version` moves with every new model.
+ */
+export const predictions = sqliteTable(
+  "predictions",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    name: text("name").notNull(),
+    /** `{event, where?}`: the event the visitor may do. */
+    goal: text("goal", { mode: "json" }).$type<{ event: string; where?: unknown[] }>().notNull(),
+    /** The window after the cut-off (`"30d"`). */
+    within: text("within").notNull(),
+    /** Retrain this often (`"7d"`), from the daily Cron trigger; null: only when asked. */
+    retrainEvery: text("retrain_every"),
+    /** `training` (a job is queued or running), `ready`, `insufficient_data`. */
+    status: text("status").$type<"training" | "ready" | "insufficient_data">().notNull(),
+    /** Why the last training produced no model, in words (insufficient data). */
+    reason: text("reason"),
+    /** Bumped by every training that produced a model; 0 before the first. */
+    version: integer("version").notNull().default(0),
+    /** The model profiles score with (JSON `ModelDef` without id and version). */
+    model: text("model", { mode: "json" }).$type<Record<string, unknown> | null>(),
+    /** `{auc, logLoss, positives, negatives, liftByDecile, …}` of the last training. */
+    metrics: text("metrics", { mode: "json" }).$type<Record<string, unknown> | null>(),
+    /** `[{name, weight}]`, largest first. */
+    features: text("features", { mode: "json" }).$type<{ name: string; weight: number }[] | null>(),
+    trainedAt: integer("trained_at", { mode: "timestamp_ms" }),
+    /** When the queued training was asked for (a retrain asked meanwhile does not queue a second). */
+    requestedAt: integer("requested_at", { mode: "timestamp_ms" }),
+    deletedAt: integer("deleted_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+  },
+  (t) => [index("predictions_workspace").on(t.workspaceId)],
+);
+
+/**
  * Imports (DESIGN.md §3 "Sources beyond the tag"): an uploaded file in R2 (`objectKey`) applied by
  * chained queue chunks. `offset` is where the next chunk reads; a chunk records its progress only
  * if `offset` is still the one it read (a retried or duplicated chunk counts nothing twice).

@@ -108,8 +108,8 @@ export function groupRss(child) {
 }
 
 /**
- * Starts wrangler dev and creates a site. Returns {url, writeKey, secretKey, adminToken, child,
- * dir, log, stop()}. `keep` leaves the state and log in place (for a look after a failure). `vars`
+ * Starts wrangler dev and creates a site. Returns {url, writeKey, secretKey, adminToken,
+ * inspectorPort (V8 inspector, see cpu-profile.mjs), child, dir, log, stop()}. `keep` leaves the state and log in place (for a look after a failure). `vars`
  * are extra Worker vars, each passed as `--var NAME:value` (wrangler splits at the first colon, so
  * a URL value is fine), e.g. `{ EDGE_ORIGIN: "http://127.0.0.1:8080" }`.
  *
@@ -140,11 +140,12 @@ export async function startDev({ keep = false, vars = {}, snapshot = true } = {}
     if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (${code}):\n${readFileSync(log, "utf8")}`);
 
     const port = await freePort();
+    const inspectorPort = await freePort();
     const adminSecret = randomBytes(32).toString("base64url");
     dev = wrangler(
       devArgs({
         port,
-        inspectorPort: await freePort(),
+        inspectorPort,
         persistTo: dir,
         cookieSecret: randomBytes(32).toString("base64url"),
         adminSecret,
@@ -176,7 +177,7 @@ export async function startDev({ keep = false, vars = {}, snapshot = true } = {}
     });
     if (!res.ok) throw new Error(`POST /admin/api/sites answered ${res.status}: ${await res.text()}`);
     const site = await res.json();
-    return { url, writeKey: site.writeKey, secretKey: site.secretKey, siteId: site.id, adminToken, child: dev, dir, log, stop };
+    return { url, writeKey: site.writeKey, secretKey: site.secretKey, siteId: site.id, adminToken, inspectorPort, child: dev, dir, log, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -57,6 +57,23 @@ describe("explain", () => {
     expect(tree.children?.[3]?.summary).toBe('sum of total of "Order Completed" events within 90d is 110 (gte 100)');
   });
 
+  it("a prediction clause shows the score or percentile it compared, or that there is none", () => {
+    const scored = inputOf({ predictions: { pred_buy: { score: 0.82, percentile: 97 } } });
+    expect(explain(rule({ prediction: "pred_buy", op: "gte", value: 0.7 }), scored, NOW)).toEqual({
+      path: "rule",
+      kind: "prediction",
+      result: true,
+      seen: 0.82,
+      summary: "prediction pred_buy score is 0.82 (gte 0.7)",
+    });
+    expect(explain(rule({ prediction: "pred_buy", percentile: { op: "gte", value: 99 } }), scored, NOW)).toMatchObject({ result: false, seen: 97, summary: "prediction pred_buy percentile is 97 (gte 99)" });
+    expect(explain(rule({ prediction: "pred_buy", op: "lt", value: 1 }), inputOf({}), NOW)).toMatchObject({
+      result: false,
+      seen: undefined,
+      summary: "no score for prediction pred_buy (needs score lt 1)",
+    });
+  });
+
   it("shows a missing value as nothing", () => {
     const tree = explain(rule({ trait: "email", op: "exists" }), inputOf({}), NOW);
     expect(tree).toMatchObject({ result: false, seen: undefined, summary: 'trait email is nothing (exists)' });

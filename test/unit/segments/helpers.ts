@@ -25,6 +25,7 @@ export interface CaseInput {
   lastSeen?: string | number;
   consent?: SegmentInput["consent"];
   segments?: Record<string, boolean>;
+  predictions?: Record<string, { score: number; percentile: number }>;
 }
 
 export function inputOf(input: CaseInput): SegmentInput {
@@ -42,5 +43,6 @@ export function inputOf(input: CaseInput): SegmentInput {
     ...(input.lastSeen !== undefined ? { lastSeen: at(input.lastSeen) } : {}),
     consent: input.consent ?? {},
     segments: input.segments ?? {},
+    ...(input.predictions !== undefined ? { predictions: input.predictions } : {}),
   };
 }

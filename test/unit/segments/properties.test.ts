@@ -73,6 +73,8 @@ const leaf: fc.Arbitrary<unknown> = fc.oneof(
     .map(([field, window]) => ({ [field]: window })),
   fc.constantFrom(...PURPOSES).map((consent) => ({ consent })),
   fc.constantFrom("s1", "s2").map((segment) => ({ segment })),
+  fc.record({ prediction: fc.constantFrom("p1", "p2"), op: fc.constantFrom(...NUMERIC_OPERATORS), value: fc.constantFrom(0, 0.25, 0.5, 0.75, 1) }),
+  fc.record({ prediction: fc.constantFrom("p1", "p2"), percentile: fc.record({ op: fc.constantFrom(...NUMERIC_OPERATORS), value: fc.constantFrom(0, 50, 90, 100) }) }),
 );
 
 const rule: fc.Arbitrary<Rule> = fc
@@ -122,6 +124,10 @@ const input: fc.Arbitrary<SegmentInput> = fc.record({
   lastSeen: fc.option(time, { nil: undefined }),
   consent: fc.record(Object.fromEntries(PURPOSES.map((p) => [p, fc.boolean()])), { requiredKeys: [] }),
   segments: fc.record({ s1: fc.boolean(), s2: fc.boolean() }, { requiredKeys: [] }),
+  predictions: fc.option(
+    fc.record({ p1: fc.record({ score: fc.constantFrom(0, 0.25, 0.5, 0.9, 1), percentile: fc.constantFrom(0, 50, 90, 100) }) }, { requiredKeys: [] }),
+    { nil: undefined },
+  ),
 });
 
 const RUNS = 3000;

@@ -119,5 +119,10 @@ export function referenceEvaluate(rule: Rule, input: SegmentInput, now: number):
   }
   if ("consent" in r) return r.consent === "necessary" || input.consent[r.consent as "analytics"] === true;
   if ("segment" in r) return input.segments[r.segment] === true;
+  if ("prediction" in r) {
+    const held = input.predictions === undefined ? undefined : input.predictions[r.prediction];
+    if (held === undefined) return false;
+    return r.percentile === undefined ? test(r.op, r.value, held.score) : test(r.percentile.op, r.percentile.value, held.percentile);
+  }
   throw new Error("unknown node");
 }

@@ -5,6 +5,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { profileStub, type ProfileKey } from "../../../worker/identity/keys";
+import { RECENT_EVENTS } from "../../../worker/profile/contract";
 import { MAX_COUNTERS, MAX_IDENTITIES, MAX_TRAITS, OTHER_EVENTS } from "../../../worker/profile/limits";
 import type { ProfileStore } from "../../../worker/profile/store";
 import { adminCall, createSite, eventually, lookup, serverPost } from "../helpers";
@@ -192,5 +193,58 @@ describe("the profile's bounds", () => {
     expect(profile.counters.total).toBe(names);
     const named = Object.entries(profile.counters).filter(([k]) => k.startsWith("event:") && k !== OTHER_EVENTS).reduce((sum, [, n]) => sum + n, 0);
     expect(named + (profile.counters[OTHER_EVENTS] ?? 0)).toBe(names);
+  }, 60_000);
+});
+
+describe("a profile's cheaper first event and batched writes", () => {
+  const schemaOf = (state: DurableObjectState) =>
+    state.storage.sql
+      .exec<{ type: string; name: string; sql: string | null }>("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY type, name")
+      .toArray()
+      .map((r) => ({ ...r, sql: r.sql?.replace(/\s+/g, " ").replace(/IF NOT EXISTS /g, "").replace(/\( /g, "(").replace(/ \)/g, ")") }));
+
+  it("creates a new profile's tables in one script, the same schema and journal drizzle's migrator writes", async () => {
+    const site = await createSite({}, "ws_fresh_schema");
+    expect((await serverPost(site, "/v1/track", { userId: "u-fresh", messageId: "f-1", event: "Seen" })).status).toBe(200);
+    const fresh = await runInDurableObject(profileStub(env.PROFILES, "ws_fresh_schema:user:u-fresh"), (_i, state) => ({
+      schema: schemaOf(state),
+      journal: state.storage.sql.exec("SELECT hash, created_at FROM __drizzle_migrations ORDER BY created_at").toArray(),
+    }));
+    // The same database migrated statement by statement by drizzle's own migrator.
+    const { drizzle } = await import("drizzle-orm/durable-sqlite");
+    const { migrate } = await import("drizzle-orm/durable-sqlite/migrator");
+    const { default: migrations } = await import("../../../worker/profile/migrations/migrations.js");
+    const byDrizzle = await runInDurableObject(profileStub(env.PROFILES, "ws_fresh_schema:user:u-other"), async (_i, state) => {
+      for (const { name } of state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray()) {
+        state.storage.sql.exec(`DROP TABLE "${name}"`);
+      }
+      await migrate(drizzle(state.storage), migrations);
+      return { schema: schemaOf(state), journal: state.storage.sql.exec("SELECT hash, created_at FROM __drizzle_migrations ORDER BY created_at").toArray() };
+    });
+    expect(fresh.schema.map((r) => r.name)).toContain("outbox");
+    expect(fresh).toEqual(byDrizzle);
+    // And it is a working profile: the event counted once, a replay is a duplicate.
+    await serverPost(site, "/v1/track", { userId: "u-fresh", messageId: "f-1", event: "Seen" });
+    const profile = await (await lookup("userId=u-fresh", "ws_fresh_schema")).json<{ counters: Record<string, number> }>();
+    expect(profile.counters).toEqual({ total: 1, "type:track": 1, "event:Seen": 1 });
+  });
+
+  it("prunes every PRUNE_EVERY stored events even when the object restarts between them", async () => {
+    const site = await createSite({}, "ws_prune_restarts");
+    const key: ProfileKey = "ws_prune_restarts:user:u-prune";
+    const stub = profileStub(env.PROFILES, key);
+    // 6 × 45 = 270 events, the object evicted after each request: the stored total crosses 250 in
+    // the last one, which prunes the recent events to the newest RECENT_EVENTS (no segment needs more).
+    for (let b = 0; b < 6; b++) {
+      const batch = Array.from({ length: 45 }, (_, i) => ({ type: "track", userId: "u-prune", messageId: `p-${b}-${i}`, event: `E${i % 3}`, timestamp: new Date(Date.UTC(2026, 10, 1, 0, b, i)).toISOString() }));
+      // One messageId twice in the same request counts once.
+      batch.push({ ...batch[0]! });
+      expect((await serverPost(site, "/v1/batch", { batch })).status).toBe(200);
+      await evictDurableObject(stub);
+    }
+    const rows = await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM events").one().n);
+    expect(rows).toBe(RECENT_EVENTS);
+    const profile = await (await lookup("userId=u-prune", "ws_prune_restarts")).json<{ counters: Record<string, number> }>();
+    expect(profile.counters).toEqual({ total: 270, "type:track": 270, "event:E0": 90, "event:E1": 90, "event:E2": 90 });
   }, 60_000);
 });
