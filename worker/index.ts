@@ -1,6 +1,7 @@
 /**
  * Cohort's Worker: the HTTP app (collection, admin API, tag), the queue consumers (EVENTS writes
- * D1, runs jobs such as trainings; DELIVERIES sends to destinations), the daily retention and retraining job, and the ProfileStore Durable
+ * D1, runs jobs such as trainings; DELIVERIES sends to destinations; IMPORT_CHUNKS applies imports), the daily
+ * retention and retraining job, and the ProfileStore Durable
  * Object class.
  */
 import { consumeDeliveries } from "./activation/deliver";
@@ -11,6 +12,8 @@ import type { PipelineMessage } from "./pipeline/messages";
 import { purgeExpired } from "./pipeline/retention";
 import { scheduleRetraining } from "./predictions/train";
 import { resumeErasures } from "./privacy/erasure";
+import { consumeImportChunks } from "./sources/import-queue";
+import type { ImportChunkMessage } from "./sources/imports";
 
 export { ProfileStore } from "./profile/store";
 
@@ -18,6 +21,7 @@ export default {
   fetch: app.fetch,
   async queue(batch, env) {
     if (batch.queue.startsWith("cohort-deliveries")) return consumeDeliveries(batch as MessageBatch<DeliveryMessage>, env);
+    if (batch.queue.startsWith("cohort-imports")) return consumeImportChunks(batch as MessageBatch<ImportChunkMessage>, env);
     await consumeEvents(batch as MessageBatch<PipelineMessage>, env);
   },
   async scheduled(controller, env) {
@@ -28,4 +32,4 @@ export default {
     // Predictions whose retraining period has passed are queued for training.
     console.log("retrain", JSON.stringify(await scheduleRetraining(env, controller.scheduledTime)));
   },
-} satisfies ExportedHandler<Env, PipelineMessage | DeliveryMessage>;
+} satisfies ExportedHandler<Env, PipelineMessage | DeliveryMessage | ImportChunkMessage>;

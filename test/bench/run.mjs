@@ -227,6 +227,7 @@ if (existsSync(segmentsFile)) {
 results.reports = await (await import("./reports.mjs")).benchStep(row, log); // 6. Reports over the rollups of 1M events.
 results.sdk = await (await import("./sdk.mjs")).benchStep(row, log); // 6b. The browser SDKs' path (README "One browser, one profile").
 results.predictions = await (await import("./predictions.mjs")).benchStep(row, log); // 7. Prediction training and scoring.
+results.imports = await (await import("./imports.mjs")).benchStep(row, log); // 8. An import of 100,000 CSV rows.
 
 machine.loadAfter = loadavg().map((n) => n.toFixed(2)).join(" ");
 results.rows = rows;

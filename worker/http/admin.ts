@@ -20,6 +20,7 @@ import { privacyRoutes } from "./privacy";
 import { reportRoutes } from "./reports";
 import { ApiError } from "./errors";
 import { experienceRoutes } from "./experiences";
+import { importRoutes } from "./imports";
 import { adminRoute, adminRouter, IdParams, jsonBody, jsonResponse, securitySchemes, z } from "./openapi";
 import { predictionRoutes } from "./predictions";
 import { segmentRoutes } from "./segments";
@@ -34,6 +35,7 @@ admin.route("/experiences", experienceRoutes);
 admin.route("/predictions", predictionRoutes);
 admin.route("/privacy", privacyRoutes);
 admin.route("/", reportRoutes);
+admin.route("/", importRoutes);
 
 const origin = z
   .string()

@@ -123,6 +123,8 @@ type AdminRouteConfig = Omit<RouteConfig, "security" | "middleware"> & {
   role: Role;
   /** Bytes of the JSON body (default BODY_LIMIT). */
   bodyLimit?: number;
+  /** The body is not JSON (an import's file): the route reads it itself, as a stream. */
+  rawBody?: boolean;
 };
 
 /**
@@ -130,13 +132,13 @@ type AdminRouteConfig = Omit<RouteConfig, "security" | "middleware"> & {
  * what `createRoute` takes. The role is said in the operation's description too.
  */
 export function adminRoute<const R extends AdminRouteConfig>(config: R) {
-  const { role, bodyLimit, ...route } = config;
+  const { role, bodyLimit, rawBody, ...route } = config;
   const middleware: MiddlewareHandler<AppEnv>[] = [requireRole(role)];
-  if (route.request?.body) middleware.push(readJson(bodyLimit ?? BODY_LIMIT));
+  if (route.request?.body && !rawBody) middleware.push(readJson(bodyLimit ?? BODY_LIMIT));
   const description = [route.description, `Role: \`${role}\` or above.`].filter(Boolean).join("\n\n");
   const bodyErrors = route.request?.body ? bodyErrorResponses : {};
   return createRoute({
-    ...(route as Omit<R, "role" | "bodyLimit">),
+    ...(route as Omit<R, "role" | "bodyLimit" | "rawBody">),
     description,
     security: [{ bearer: [] }],
     middleware,

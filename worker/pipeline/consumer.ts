@@ -15,6 +15,7 @@ import { consentLedger, events, failedEvents, suppressions } from "../store/sche
 import { planDeliveries } from "../activation/plan";
 import { trainPrediction } from "../predictions/train";
 import { runErasure } from "../privacy/erasure";
+import { normaliseEmail } from "../sources/rows";
 import { reportWrites } from "../reports/rollups";
 import { backfillPage } from "./backfill";
 import type { PipelineMessage } from "./messages";
@@ -28,6 +29,12 @@ function eventName(event: CollectedEvent): string | null {
   if (event.type === "track") return event.event;
   if (event.type === "page" || event.type === "screen") return event.name ?? null;
   return null;
+}
+
+/** The normalised email an identify call's traits give, if any. */
+function emailOf(event: CollectedEvent): string | undefined {
+  if (event.type !== "identify" || typeof event.traits?.email !== "string") return undefined;
+  return normaliseEmail(event.traits.email);
 }
 
 type Of<K extends PipelineMessage["kind"]> = Extract<PipelineMessage, { kind: K }>;
@@ -161,6 +168,18 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
       ).bind(body.workspaceId, body.profileKey, Date.parse(body.event.timestamp)),
     );
   }
+  for (const message of of("event")) {
+    const { body } = message;
+    const email = emailOf(body.event);
+    if (!body.profileKey || suppressed.has(body.profileKey) || !email) continue;
+    // The email index (store/schema.ts profileEmails): the latest identify naming an email wins.
+    byMessage.get(message)!.push(
+      env.DB.prepare(
+        `INSERT INTO profile_emails (workspace_id, email, profile_key, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (workspace_id, email) DO UPDATE SET profile_key = excluded.profile_key, updated_at = excluded.updated_at WHERE excluded.updated_at >= profile_emails.updated_at`,
+      ).bind(body.workspaceId, email, body.profileKey, Date.parse(body.event.timestamp)),
+    );
+  }
   for (const message of of("membership")) {
     const m = message.body;
     if (suppressed.has(m.profileKey)) continue;
@@ -184,6 +203,7 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
       statements.push(
         env.DB.prepare(`DELETE FROM memberships WHERE workspace_id = ? AND profile_key IN (${list})`).bind(f.workspaceId, ...chunk),
         env.DB.prepare(`DELETE FROM profiles WHERE workspace_id = ? AND profile_key IN (${list})`).bind(f.workspaceId, ...chunk),
+        env.DB.prepare(`DELETE FROM profile_emails WHERE workspace_id = ? AND profile_key IN (${list})`).bind(f.workspaceId, ...chunk),
       );
       if (f.archive) statements.push(env.DB.prepare(`DELETE FROM events WHERE workspace_id = ? AND profile_key IN (${list})`).bind(f.workspaceId, ...chunk));
     }

@@ -571,3 +571,53 @@ export const predictions = sqliteTable(
   },
   (t) => [index("predictions_workspace").on(t.workspaceId)],
 );
+
+/**
+ * Imports (DESIGN.md §3 "Sources beyond the tag"): an uploaded file in R2 (`objectKey`) applied by
+ * chained queue chunks. `offset` is where the next chunk reads; a chunk records its progress only
+ * if `offset` is still the one it read (a retried or duplicated chunk counts nothing twice).
+ */
+export const imports = sqliteTable(
+  "imports",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    siteId: text("site_id").notNull(),
+    format: text("format", { enum: ["csv", "ndjson"] }).notNull(),
+    purposes: text("purposes", { mode: "json" }).$type<Purpose[]>().notNull(),
+    objectKey: text("object_key").notNull(),
+    bytes: integer("bytes").notNull(),
+    status: text("status", { enum: ["queued", "running", "done", "failed"] }).notNull(),
+    /** The byte where the next chunk starts, and the offset of the chunk that moved it there. */
+    offset: integer("offset").notNull().default(0),
+    previousOffset: integer("previous_offset"),
+    /** The CSV header's columns, read by the first chunk. */
+    columns: text("columns", { mode: "json" }).$type<string[]>(),
+    rows: integer("rows").notNull().default(0),
+    applied: integer("applied").notNull().default(0),
+    duplicates: integer("duplicates").notNull().default(0),
+    rejected: integer("rejected").notNull().default(0),
+    /** The first rejected rows (bounded), `{row, message}`. */
+    errors: text("errors", { mode: "json" }).$type<{ row: number; message: string }[]>().notNull().default(sql`'[]'`),
+    failure: text("failure"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("imports_workspace").on(t.workspaceId, t.createdAt)],
+);
+
+/**
+ * Which profile has an email (trimmed, lowercased), per workspace: fed by identify calls whose
+ * traits carry an email (the queue consumer) and by imports; an email-only import row joins it.
+ * The latest identify wins; a forgotten profile's rows leave with it.
+ */
+export const profileEmails = sqliteTable(
+  "profile_emails",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    email: text("email").notNull(),
+    profileKey: text("profile_key").notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.email] }), index("profile_emails_key").on(t.workspaceId, t.profileKey)],
+);
