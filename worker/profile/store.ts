@@ -134,7 +134,7 @@ export class ProfileStore extends DurableObject<Env> {
     const last = events.at(-1);
     if (last && (evaluate || (models && models.length > 0))) this.data.set("context", JSON.stringify(segmentContextOf(last.context)));
     // Scores first: segments may name them.
-    if (models) this.scorePredictions(models, now);
+    if (models) this.scorePredictions(models, consent, now);
     if (evaluate) {
       membershipChanges = this.refreshSegments(segments, now);
     }
@@ -437,9 +437,8 @@ export class ProfileStore extends DurableObject<Env> {
    * for the view and the rules. Without personalisation consent nothing is scored and no score is
    * kept. (While a model is live, the profile keeps the event history its features read: `history_ms`.)
    */
-  private scorePredictions(models: readonly ModelDef[], now: number): void {
-    const consent = this.data.json<ConsentState>("consent");
-    if (models.length === 0 || !consent?.purposes.personalization || !this.data.get("key")) {
+  private scorePredictions(models: readonly ModelDef[], consent: ConsentState, now: number): void {
+    if (models.length === 0 || !consent.purposes.personalization || !this.data.get("key")) {
       this.data.delete("predictions");
       return;
     }
