@@ -90,6 +90,8 @@ export function summarise(profile, moduleOf, top = 15) {
   }
   const self = new Map();
   const total = new Map();
+  /** For native frames (whose own time is often the call they make for JS): the JS frame that called them. */
+  const callers = new Map();
   const modules = new Map();
   const buckets = { idle: 0, program: 0, gc: 0, js: 0 };
   let sampled = 0;
@@ -104,6 +106,13 @@ export function summarise(profile, moduleOf, top = 15) {
     buckets.js += us;
     add(self, k.key, us);
     add(modules, k.module, us);
+    if (k.module === "(native)") {
+      let up = parent.get(nodeId);
+      while (up !== undefined && keyOf.get(up).module === "(native)") up = parent.get(up);
+      const by = callers.get(k.key) ?? new Map();
+      add(by, up === undefined ? "(root)" : keyOf.get(up).key, us);
+      callers.set(k.key, by);
+    }
     const seen = new Set();
     for (let id = nodeId; id !== undefined; id = parent.get(id)) {
       const key = keyOf.get(id).key;
@@ -123,7 +132,7 @@ export function summarise(profile, moduleOf, top = 15) {
     sampledMs: Math.round(sampled / 1000),
     busyMs: Math.round(busy / 1000),
     split: Object.fromEntries(Object.entries(buckets).map(([k, us]) => [k, Math.round(us / 1000)])),
-    self: rank(self),
+    self: rank(self).map((r) => (callers.has(r.key) ? { ...r, from: rank(callers.get(r.key)).slice(0, 3) } : r)),
     total: rank(total),
     modules: rank(modules),
   };
@@ -167,7 +176,10 @@ export function formatProfile(label, p) {
   const pct = (share) => `${(share * 100).toFixed(1)}%`.padStart(6);
   const lines = [`CPU profile: ${label} — ${p.busyMs} ms busy of ${p.sampledMs} ms sampled (JS ${p.split.js} ms, program ${p.split.program} ms, GC ${p.split.gc} ms, idle ${p.split.idle} ms)`];
   lines.push("  top functions by self time (share of busy time):");
-  for (const r of p.self) lines.push(`   ${pct(r.share)}  ${r.key}`);
+  for (const r of p.self) {
+    lines.push(`   ${pct(r.share)}  ${r.key}`);
+    for (const f of r.from ?? []) lines.push(`            ${pct(f.share)} from ${f.key}`);
+  }
   lines.push("  top functions by total time (self + callees):");
   for (const r of p.total) lines.push(`   ${pct(r.share)}  ${r.key}`);
   lines.push("  modules by self time:");

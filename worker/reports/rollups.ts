@@ -19,7 +19,7 @@ import type { Where } from "../segments/schema";
 import { experienceOf, listExperienceRows } from "../store/experiences";
 import { dayOf, funnelStepOf, touchpointsOf, type Touchpoint, type TouchpointKind } from "./touchpoints";
 import { LOOKBACK_DAYS } from "./credit";
-import { contributionOf, difference, open, openSince, SETTLED_AFTER_DAYS, type Contribution } from "./visitor";
+import { difference, nextContribution, open, openSince, SETTLED_AFTER_DAYS, type Contribution } from "./visitor";
 
 const DAY_MS = 86_400_000;
 
@@ -204,7 +204,7 @@ export async function reportWrites(d1: D1Database, messages: readonly Message<Pi
       const all = [...known, ...added];
       // Settled days leave both sides alike: what they added stays in the aggregates.
       const since = openSince(all);
-      const after = contributionOf(all, since);
+      const after = nextContribution(known, added, before.contribution, since);
       push(first, ...visitorStatements(d1, ws, key, before.version, after, difference(open(before.contribution, since), after)));
     }
   }

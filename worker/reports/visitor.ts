@@ -40,10 +40,35 @@ export function open(contribution: Contribution, since: string): Contribution {
 }
 
 export function contributionOf(touchpoints: readonly Touchpoint[], since = "0000-00-00"): Contribution {
-  const out: Contribution = {};
   const sorted = [...touchpoints].sort(byTime);
+  const out: Contribution = {};
+  addAttribution(out, sorted, sorted.filter((t) => t.kind === "conversion"), since);
+  addExperiments(out, sorted);
+  return out;
+}
+
+/**
+ * The visitor's contribution after `added` joins `known`, given `before`, their contribution over
+ * `known` alone: the same as `contributionOf([...known, ...added], since)`, but when every added
+ * touchpoint is later than every known one (events arriving in order, the usual case), the credit of
+ * the known conversions cannot have changed (a touch counts only for conversions at or after it),
+ * so only the added conversions are credited. A returning visitor's event then costs the credit of
+ * its own conversion, not of every open conversion of their history again.
+ */
+export function nextContribution(known: readonly Touchpoint[], added: readonly Touchpoint[], before: Contribution, since: string): Contribution {
+  const newestKnown = known.reduce((max, t) => Math.max(max, t.at), -Infinity);
+  if (known.length === 0 || !added.every((t) => t.at > newestKnown)) return contributionOf([...known, ...added], since);
+  const sorted = [...known, ...added].sort(byTime);
+  const out: Contribution = {};
+  for (const [key, values] of Object.entries(open(before, since))) if (key.startsWith('["a"')) out[key] = [...values];
+  addAttribution(out, sorted, added.filter((t) => t.kind === "conversion"), since);
+  addExperiments(out, sorted);
+  return out;
+}
+
+/** Adds the attribution credit of `conversions` (on or after day `since`) among the touches of `sorted`. */
+function addAttribution(out: Contribution, sorted: readonly Touchpoint[], conversions: readonly Touchpoint[], since: string): void {
   const touches = sorted.filter((t) => t.kind === "touch").map((t) => ({ at: t.at, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) }));
-  const conversions = sorted.filter((t) => t.kind === "conversion");
   for (const conversion of conversions) {
     if (dayOf(conversion.at) < since) continue;
     const revenue = Number(conversion.data.revenue ?? 0);
@@ -56,14 +81,19 @@ export function contributionOf(touchpoints: readonly Touchpoint[], since = "0000
       }
     }
   }
+}
+
+/** Adds each experiment's first exposure, and whether a goal conversion followed it (with its revenue). */
+function addExperiments(out: Contribution, sorted: readonly Touchpoint[]): void {
   const first = new Map<string, Touchpoint>();
   for (const t of sorted) if (t.kind === "exposure" && !first.has(String(t.data.experienceId))) first.set(String(t.data.experienceId), t);
+  if (first.size === 0) return;
+  const conversions = sorted.filter((t) => t.kind === "conversion");
   for (const [experienceId, exposure] of first) {
     const goals = conversions.filter((c) => c.at >= exposure.at && Array.isArray(c.data.goals) && c.data.goals.includes(experienceId));
     const revenue = goals.reduce((sum, c) => sum + Number(c.data.revenue ?? 0), 0);
     add(out, ["e", experienceId, String(exposure.data.variant), dayOf(exposure.at)], [1, goals.length > 0 ? 1 : 0, revenue]);
   }
-  return out;
 }
 
 /** What to add to the aggregates to move them from `before` to `after` (zero rows left out). */

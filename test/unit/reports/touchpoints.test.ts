@@ -1,9 +1,10 @@
 // What an event means to the reports (touch, page, conversion, exposure, segment change), and a
 // visitor's contribution to the aggregates: the same whatever order their events came in.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CollectedEvent } from "../../../worker/collect/normalise";
 import { revenueCents, touchOf, touchpointsOf, type Touchpoint } from "../../../worker/reports/touchpoints";
-import { contributionOf, difference, open, openSince } from "../../../worker/reports/visitor";
+import { contributionOf, difference, nextContribution, open, openSince } from "../../../worker/reports/visitor";
 
 const at = "2026-11-10T12:00:00.000Z";
 const ev = (fields: Record<string, unknown>) => ({ type: "track", event: "X", messageId: "m1", timestamp: at, receivedAt: at, context: {}, ...fields }) as unknown as CollectedEvent;
@@ -114,5 +115,62 @@ describe("contributionOf", () => {
     const d = difference(open(before, since), after);
     expect(Object.values(d).every((v) => v.every((n) => n >= 0))).toBe(true);
     expect(Object.keys(d).some((k) => k.includes("2026-04-24"))).toBe(false);
+  });
+
+  describe("nextContribution (a visitor's events added to what was counted)", () => {
+    const sources = [
+      { source: "google", medium: "cpc", campaign: "x" },
+      { source: "news", medium: "email", campaign: "n" },
+      { source: "t.co", medium: "social", campaign: "(none)" },
+    ];
+    /** A visitor's history: touches, conversions (some with a goal) and exposures, minutes apart, up to 300 days. */
+    const history = fc.array(
+      fc.record({
+        minutes: fc.integer({ min: 0, max: 300 * 24 * 60 }),
+        kind: fc.constantFrom("touch" as const, "conversion" as const, "conversion" as const, "exposure" as const),
+        source: fc.integer({ min: 0, max: 2 }),
+        revenue: fc.integer({ min: 0, max: 10_000 }),
+        goal: fc.boolean(),
+        variant: fc.constantFrom("a", "b"),
+      }),
+      { minLength: 1, maxLength: 40 },
+    );
+    const touchpoints = (items: fc.RecordValue<{ minutes: number; kind: Touchpoint["kind"]; source: number; revenue: number; goal: boolean; variant: string }>[]) =>
+      items.map((item, i) =>
+        item.kind === "touch"
+          ? tp(`t${i}`, item.minutes, "touch", sources[item.source]!, sources[item.source]!.source)
+          : item.kind === "exposure"
+            ? tp(`x${i}`, item.minutes, "exposure", { experienceId: "e1", variant: item.variant }, "e1")
+            : tp(`c${i}`, item.minutes, "conversion", item.goal ? { revenue: item.revenue, goals: ["e1"] } : { revenue: item.revenue }),
+      );
+    /** What the consumer stores after each batch: the contribution over what it knows, settled days left out. */
+    const stored = (known: Touchpoint[]) => contributionOf(known, openSince(known));
+
+    it("is what counting everything again gives, for events in order and out of order", () => {
+      fc.assert(
+        fc.property(history, fc.nat(), fc.boolean(), (items, cut, inOrder) => {
+          const all = touchpoints(items);
+          if (inOrder) all.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
+          const split = cut % (all.length + 1);
+          const known = all.slice(0, split);
+          const added = all.slice(split);
+          const since = openSince(all);
+          expect(nextContribution(known, added, stored(known), since)).toEqual(contributionOf(all, since));
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it("credits only the added conversion when the events come in order", () => {
+      const known = [tp("t1", 0, "touch", sources[0]!, "google"), tp("c1", 10, "conversion", { revenue: 250 })];
+      // A stored contribution that counting again would not give: kept as it is, so it was not recomputed.
+      const before = { ...stored(known), [JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "marker", "m", "m"])]: [7, 7] };
+      const next = nextContribution(known, [tp("c2", 20, "conversion", { revenue: 50 })], before, openSince(known));
+      expect(next[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "marker", "m", "m"])]).toEqual([7, 7]);
+      expect(next[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "google", "cpc", "x"])]).toEqual([2_000_000, 300]);
+      // Out of order (a touch before the known conversion), everything is counted again.
+      const late = nextContribution(known, [tp("t0", -5, "touch", sources[1]!, "news")], before, openSince(known));
+      expect(late[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "marker", "m", "m"])]).toBeUndefined();
+    });
   });
 });
