@@ -4,7 +4,7 @@
  * test/bench/results/latest.json (gitignored) and ends with a markdown table for the README.
  *
  * Env: BENCH_SECONDS (per autocannon run, default 10), BENCH_CONNECTIONS (default 32),
- * BENCH_SKIP_PEERS=1 (tag size of Cohort only), BENCH_KEEP=1 (keep wrangler's state and log),
+ * BENCH_SKIP_PEERS=1 (tag size of Cohort only), BENCH_KEEP=1 (keep wrangler's state and log), BENCH_STATE_DIR (where that state lives: /dev/shm by default, see lib/wrangler-dev.mjs),
  * BENCH_DECIDE_USERS (profiles decided for, default 500).
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -20,7 +20,7 @@ import { benchDestinations, LATENCY_P50_TARGET_MS } from "./destinations.mjs";
 import { benchEdge, startOrigin } from "./edge.mjs";
 import { benchHostile } from "./hostile.mjs";
 import { benchHttp, CONNECTIONS } from "./http.mjs";
-import { root, startDev } from "./lib/wrangler-dev.mjs";
+import { root, startDev, stateRoot } from "./lib/wrangler-dev.mjs";
 import { benchTagSize } from "./tag-size.mjs";
 
 const log = (...args) => console.error(...args);
@@ -49,6 +49,8 @@ const machine = {
   commit: git(["rev-parse", "--short", "HEAD"]),
   // Uncommitted changes to what the Worker runs from are measured too: say so.
   dirty: git(["status", "--porcelain", "--", "worker", "wrangler.toml", "migrations", "public"]) !== "",
+  /** Where wrangler dev's D1 and Durable Object files live (lib/wrangler-dev.mjs stateRoot). */
+  state: stateRoot(),
 };
 const results = { at: new Date().toISOString(), machine };
 log(`Cohort bench on ${machine.cores} cores (${machine.cpu}), Node ${machine.node}`);
@@ -240,14 +242,14 @@ const cells = rows.map((r) => [r.figure, r.value, r.target, r.verdict]);
 const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => String(c[i]).length)));
 const line = (c) => c.map((v, i) => String(v).padEnd(widths[i])).join("  ");
 const at = `${machine.commit}${machine.dirty ? " + uncommitted Worker changes" : ""}`;
-console.log(`\nCohort bench (${at}) — ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadBefore} → ${machine.loadAfter}, ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run\n`);
+console.log(`\nCohort bench (${at}) — ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadBefore} → ${machine.loadAfter}, ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run, wrangler dev state in ${machine.state}\n`);
 console.log(line(headers));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const c of cells) console.log(line(c));
 
 // The same, as markdown for the README's performance section.
 const md = [
-  `Measured ${results.at.slice(0, 10)} at ${at} on ${machine.cores} cores (${machine.cpu}, load average ${machine.loadBefore} → ${machine.loadAfter}), Node ${machine.node}, \`wrangler dev\` local; ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run (autocannon).`,
+  `Measured ${results.at.slice(0, 10)} at ${at} on ${machine.cores} cores (${machine.cpu}, load average ${machine.loadBefore} → ${machine.loadAfter}), Node ${machine.node}, \`wrangler dev\` local (state in \`${machine.state}\`); ${results.http?.seconds ?? "?"} s × ${CONNECTIONS} connections per run (autocannon).`,
   "",
   "| figure | value | target | |",
   "| --- | --- | --- | --- |",

@@ -108,6 +108,20 @@ export function groupRss(child) {
 }
 
 /**
+ * Where the benchmarks' `wrangler dev` keeps its state (its D1 and every Durable Object's SQLite
+ * file): in memory (`/dev/shm`, a tmpfs) where the machine has one, else the temp directory;
+ * `BENCH_STATE_DIR` chooses. Local workerd commits each object's SQLite file to disk with a flush
+ * per transaction, which on this kind of machine's disk costs more than Cohort's own work per event
+ * (a new profile is a new file); Cloudflare's storage does not work that way, so the figures measure
+ * the Worker, not the host's disk. `BENCH_STATE_DIR=/tmp npm run bench` measures on disk (README
+ * "Performance" gives both).
+ */
+export function stateRoot() {
+  if (process.env.BENCH_STATE_DIR) return process.env.BENCH_STATE_DIR;
+  return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+}
+
+/**
  * Starts wrangler dev and creates a site. Returns {url, writeKey, secretKey, adminToken,
  * inspectorPort (V8 inspector, see cpu-profile.mjs), child, dir, log, stop()}. `keep` leaves the state and log in place (for a look after a failure). `vars`
  * are extra Worker vars, each passed as `--var NAME:value` (wrangler splits at the first colon, so
@@ -120,7 +134,7 @@ export function groupRss(child) {
  * when wrangler dev started.
  */
 export async function startDev({ keep = false, vars = {}, snapshot = true } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "cohort-bench-"));
+  const dir = mkdtempSync(join(stateRoot(), "cohort-bench-"));
   const log = join(dir, "wrangler.log");
   let dev;
   const stop = async () => {
