@@ -77,10 +77,55 @@ describe("the write key", () => {
     const foreign = await browserPost(site, "/v1/batch", { batch: [{ type: "page" }] }, { Origin: "https://evil.example" });
     expect(foreign.status).toBe(403);
     expect((await foreign.json<{ error: { code: string } }>()).error.code).toBe("origin_not_allowed");
-    const noOrigin = await call("/v1/track", { method: "POST", body: JSON.stringify({ writeKey: site.writeKey, anonymousId: "a", event: "E" }) });
-    expect(noOrigin.status).toBe(403);
+    // A sandboxed page or a file:// page sends the origin "null": not one of the site's either.
+    const opaque = await browserPost(site, "/v1/batch", { batch: [{ type: "page" }] }, { Origin: "null" });
+    expect(opaque.status).toBe(403);
     const allowed = await browserPost(site, "/v1/batch", { batch: [{ type: "page" }] });
     expect(allowed.status).toBe(200);
+  });
+
+  it("without an Origin is an app's: accepted, with a browser's trust, and no CORS headers", async () => {
+    const anonymousId = "app-install-1";
+    const res = await call("/v1/track", {
+      method: "POST",
+      cf: { country: "US" },
+      headers: { Authorization: `Basic ${btoa(`${site.writeKey}:`)}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ anonymousId, event: "App Opened", context: { userAgent: "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP2A.240805.005)" } }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true, accepted: 1, rejected: [] });
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    // It is named by the anonymousId it claims, as a cookieless browser SDK is: no cookie is signed for a claim.
+    expect(res.headers.get("Set-Cookie")).toBeNull();
+    expect((await (await lookup(`anonymousId=${anonymousId}`)).json<{ counters: Record<string, number> }>()).counters).toMatchObject({ "event:App Opened": 1 });
+  });
+
+  it("without an Origin only claims a userId: an unverified identify does not reach the user", async () => {
+    const own = await createSite({}, "ws_app_claim");
+    await serverPost(own, "/v1/identify", { userId: "victim", traits: { plan: "pro", email: "victim@example.com" } });
+    const app = (body: Record<string, unknown>) =>
+      call("/v1/batch", {
+        method: "POST",
+        cf: { country: "US" },
+        headers: { Authorization: `Basic ${btoa(`${own.writeKey}:`)}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ batch: [{ anonymousId: "stranger-install", context: { userAgent: "Dalvik/2.1.0 (Linux; U; Android 14)" }, ...body }] }),
+      });
+    const claim = await app({ type: "identify", userId: "victim", traits: { plan: "free", email: "attacker@example.com" } });
+    expect(claim.status).toBe(200);
+    expect(await claim.json()).toEqual({ success: true, accepted: 1, rejected: [] });
+    const victim = await (await lookup("userId=victim", "ws_app_claim")).json<{ traits: Record<string, unknown>; counters: Record<string, number> }>();
+    expect(victim.traits).toEqual({ plan: "pro", email: "victim@example.com" });
+    expect(victim.counters.total).toBe(1);
+    // The claim stays on the install's own profile, as claimedUserId.
+    const install = await (await lookup("anonymousId=stranger-install", "ws_app_claim")).json<{ key: string; identities: { kind: string; value: string }[] }>();
+    expect(install.key).toBe("ws_app_claim:anon:stranger-install");
+    expect(install.identities).not.toContainEqual({ kind: "userId", value: "victim" });
+    const archived = await eventually(
+      () => env.DB.prepare("SELECT payload, user_id FROM events WHERE site_id = ? AND type = 'identify' AND anonymous_id = 'stranger-install'").bind(own.id).first<{ payload: string; user_id: string | null }>(),
+      (row) => row !== null,
+    );
+    expect(archived!.user_id).toBeNull();
+    expect(JSON.parse(archived!.payload).context.claimedUserId).toBe("victim");
   });
 
   it("matches wildcard subdomain origins", async () => {

@@ -1,11 +1,13 @@
 // What Segment's mobile SDKs send (analytics-swift on iOS, analytics-kotlin on Android): a
 // /v1/batch with the device, app, OS, screen, network and library in each event's context. The
-// events land on the install's profile, and the profile shows the device.
+// events land on the install's profile, and the profile shows the device. From the app itself they
+// come with the public write key and no Origin (an app is no web page), and are trusted as a
+// browser is: the install's anonymousId names its profile, a userId counts only with its userHash.
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { profileStub } from "../../worker/identity/keys";
-import { createSite, lookup, serverPost, type TestSite } from "./helpers";
+import { call, createSite, lookup, serverPost, userHashFor, type TestSite } from "./helpers";
 
 const WS = "ws_mobile";
 let site: TestSite;
@@ -42,6 +44,25 @@ const kotlinContext = {
   timezone: "Europe/Berlin",
   instanceId: "c2b1a0f9-8e7d-4c6b-a5f4-e3d2c1b0a998",
 };
+
+/** What analytics-swift 1.x puts in `context.userAgent` on iOS: its WKWebView's user agent. */
+const swiftUserAgent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148";
+
+const gzip = (text: string) => new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+
+/**
+ * Posts a batch as the SDKs' HTTP clients do from the app: to `/v1/b`, the public write key in the
+ * body's `writeKey` (how both batch files end), the SDK's own User-Agent, no Origin, no cookie;
+ * analytics-kotlin gzips a text/plain body. From a visitor in the US (the site's defaults apply).
+ */
+async function appPost(site: TestSite, sdk: "swift" | "kotlin", batch: Record<string, unknown>[]) {
+  const body = JSON.stringify({ batch, sentAt: sentAt(), writeKey: site.writeKey });
+  const headers: Record<string, string> =
+    sdk === "swift"
+      ? { "Content-Type": "application/json; charset=utf-8", "User-Agent": "analytics-ios/1.5.11", "Accept-Encoding": "gzip" }
+      : { "Content-Type": "text/plain", "Content-Encoding": "gzip", "User-Agent": "analytics-kotlin/1.16.0" };
+  return call("/v1/b", { method: "POST", cf: { country: "US" }, headers, body: sdk === "swift" ? body : await gzip(body) });
+}
 
 type Profile = { key: string; traits: Record<string, unknown>; counters: Record<string, number>; device: Record<string, unknown> | null };
 
@@ -104,6 +125,65 @@ describe("Segment's mobile SDKs", () => {
     expect(identified.status).toBe(200);
     const profile = await (await lookup("userId=grace", WS)).json<Profile>();
     expect(profile.device).toMatchObject({ type: "ios", model: "iPhone15,2", app: { version: "3.2.0" } });
+  });
+
+  it("analytics-swift from the app, with the public write key: the install's profile shows the device", async () => {
+    const anonymousId = "9D1E2F3A-4B5C-4D6E-8F70-8192A3B4C5D6";
+    const context = { ...swiftContext, userAgent: swiftUserAgent };
+    const now = new Date().toISOString();
+    const res = await appPost(site, "swift", [
+      { type: "screen", name: "Home", properties: {}, anonymousId, messageId: crypto.randomUUID(), timestamp: now, context, integrations: {} },
+      { type: "track", event: "Product Viewed", properties: { sku: "A1" }, anonymousId, messageId: crypto.randomUUID(), timestamp: now, context, integrations: {} },
+    ]);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true, accepted: 2, rejected: [] });
+    // No page to read the answer, no cookie for a claimed id.
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    expect(res.headers.get("Set-Cookie")).toBeNull();
+    const profile = await (await lookup(`anonymousId=${anonymousId}`, WS)).json<Profile>();
+    expect(profile.key).toBe(`${WS}:anon:${anonymousId}`);
+    expect(profile.counters).toMatchObject({ total: 2, "type:screen": 1, "event:Product Viewed": 1 });
+    expect(profile.device).toMatchObject({
+      type: "ios",
+      manufacturer: "Apple",
+      model: "iPhone15,2",
+      os: { name: "iOS", version: "17.5.1" },
+      app: { name: "Shop", version: "3.2.0", build: "412", namespace: "com.example.shop" },
+    });
+  });
+
+  it("analytics-kotlin from the app, with the public write key: a verified identify moves the install onto the user", async () => {
+    const anonymousId = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f";
+    const now = new Date().toISOString();
+    // The app's backend hands the signed-in user's userHash to the app, which adds it to the
+    // identify's context (a Segment enrichment plugin), as a page passes it to analytics.js.
+    const identity = { userHash: await userHashFor(site, "ada-app") };
+    const res = await appPost(site, "kotlin", [
+      { type: "track", event: "App Opened", properties: { from_background: false }, anonymousId, messageId: crypto.randomUUID(), timestamp: now, context: kotlinContext, integrations: {} },
+      { type: "identify", userId: "ada-app", traits: { name: "Ada" }, anonymousId, messageId: crypto.randomUUID(), timestamp: now, context: { ...kotlinContext, identity }, integrations: {} },
+    ]);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true, accepted: 2, rejected: [] });
+    const profile = await (await lookup("userId=ada-app", WS)).json<Profile>();
+    expect(profile.traits).toMatchObject({ name: "Ada" });
+    expect(profile.counters).toMatchObject({ total: 2, "event:App Opened": 1, "type:identify": 1 });
+    expect(profile.device).toMatchObject({
+      type: "android",
+      manufacturer: "Google",
+      model: "Pixel 8",
+      os: { name: "Android", version: "14" },
+      app: { name: "Shop", version: "3.1.4", build: "311", namespace: "com.example.shop" },
+    });
+  });
+
+  it("analytics-kotlin from the app: an identify without its userHash stays a claim on the install", async () => {
+    const anonymousId = "claiming-install";
+    const res = await appPost(site, "kotlin", [{ type: "identify", userId: "grace-app", traits: { name: "Grace" }, anonymousId, messageId: crypto.randomUUID(), context: kotlinContext }]);
+    expect(res.status).toBe(200);
+    expect((await lookup("userId=grace-app", WS)).status).toBe(404);
+    const install = await (await lookup(`anonymousId=${anonymousId}`, WS)).json<Profile>();
+    expect(install.key).toBe(`${WS}:anon:${anonymousId}`);
+    expect(install.device).toMatchObject({ type: "android", model: "Pixel 8" });
   });
 
   it("a withdrawal of consent forgets the device with the rest of the profile", async () => {

@@ -24,10 +24,20 @@ import { enrich, type EdgeRequest } from "../collect/enrich";
 import { normalise, type CollectedEvent } from "../collect/normalise";
 import { MAX_EVENT_BYTES, type ParsedEvents, type Rejection } from "../collect/parse";
 
+/**
+ * Who sent a request: `server` for the secret key (trusted: its ids are authoritative), `browser`
+ * for the public write key, which means any untrusted client, a page or an app (which sends no
+ * `Origin`): what it says of identity is a claim (README "Trust model").
+ */
+export type Source = "browser" | "server";
+
 export interface IngestRequest {
   site: Site;
-  /** `browser` for write-key requests (the visitor is the cookie), `server` for secret-key ones. */
-  source: "browser" | "server";
+  /**
+   * `browser` for write-key requests, from a page or an app alike (untrusted: the visitor is the
+   * cookie, else the anonymousId it claims), `server` for secret-key ones.
+   */
+  source: Source;
   parsed: ParsedEvents;
   /** The verified visitor id from the cookie, for browser requests. */
   visitorId?: string;

@@ -164,7 +164,7 @@ export const securitySchemes = {
   writeKey: {
     type: "http",
     scheme: "basic",
-    description: "The site's write key (browser, allowed origins) or secret key (servers) as the user name; or a `writeKey` body field.",
+    description: "The site's public write key (a page on one of its origins, or an app, which sends no Origin) or secret key (servers) as the user name; or a `writeKey` body field.",
   },
   secretKey: { type: "http", scheme: "basic", description: "The site's secret key (`sk_…`) as the user name, from the site's own server; a write key is refused." },
 } as const;

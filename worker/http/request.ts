@@ -3,7 +3,7 @@
  * checks), its consent signals, and the identity cookies of its answer.
  */
 import { getCookie } from "hono/cookie";
-import { failedMessage } from "../flows/ingest";
+import { failedMessage, type Source } from "../flows/ingest";
 import { CONSENT_COOKIE, encodeConsentCookie, type ConsentSignals } from "../consent/resolve";
 import type { AppContext } from "../env";
 import { COOKIE_MAX_AGE, signVisitorId, visitorCookieHeader } from "../identity/cookie";
@@ -23,8 +23,13 @@ export function basicAuthKey(c: AppContext): string | undefined {
   }
 }
 
-/** Finds the site and checks that this request may write to it. */
-export async function authenticate(c: AppContext, key: string | undefined): Promise<{ site: Site; source: "browser" | "server" }> {
+/**
+ * Finds the site and checks that this request may write to it. A write key is refused only with an
+ * `Origin` that is not one of the site's: a browser always sends its page's origin on a POST, so a
+ * page elsewhere cannot use the key; a request without one is an app (Segment's mobile SDKs) or a
+ * script, which could send any Origin it liked, so it gets exactly a browser's trust.
+ */
+export async function authenticate(c: AppContext, key: string | undefined): Promise<{ site: Site; source: Source }> {
   if (!key) throw new ApiError(401, "missing_write_key", "Send the write key as Basic auth (`key:`) or a `writeKey` field.", { path: "writeKey" });
   const site = await findSiteByKey(c.env.DB, key);
   if (!site) throw new ApiError(401, "invalid_write_key", "No site has this write key.", { path: "writeKey" });
@@ -32,14 +37,8 @@ export async function authenticate(c: AppContext, key: string | undefined): Prom
   await limitBySite(c, site.id);
   if (isSecretKey(key)) return { site, source: "server" };
   const origin = c.req.header("Origin");
-  if (!origin || !originAllowed(origin, site.origins)) {
-    throw new ApiError(
-      403,
-      "origin_not_allowed",
-      origin
-        ? `Origin ${origin} is not allowed for this write key; add it to the site's origins.`
-        : "A write key is accepted only from a browser on one of the site's origins; servers use the secret key.",
-    );
+  if (origin !== undefined && !originAllowed(origin, site.origins)) {
+    throw new ApiError(403, "origin_not_allowed", `Origin ${origin} is not allowed for this write key; add it to the site's origins.`);
   }
   return { site, source: "browser" };
 }

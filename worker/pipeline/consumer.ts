@@ -1,10 +1,12 @@
 /**
- * The EVENTS queue consumer: writes a batch of messages to D1 in one transaction (`db.batch`).
- * Every write is keyed (events by workspace, site and messageId, failed events and ledger entries by id,
- * cookieless counts through a messageId dedupe table), so a batch that is redelivered after a
- * partial failure writes nothing twice. When D1 fails, the whole batch is retried with a backoff;
- * after `max_retries` the queue moves it to the dead-letter queue. Events of erased subjects that
- * were still in the queue are dropped here (the suppression list).
+ * The EVENTS queue consumer: writes a batch of messages to D1 in one transaction (`db.batch`), and
+ * the batch's consent ledger entries in a second one of their own (they are chained to the entries
+ * other batches write at the same time: see `writeLedger`). Every write is keyed (events by
+ * workspace, site and messageId, failed events and ledger entries by id, cookieless counts through a
+ * messageId dedupe table), so a batch that is redelivered after a partial failure writes nothing
+ * twice. A message is acked once all its rows are durable; when D1 fails, it is retried with a
+ * backoff, and after `max_retries` the queue moves it to the dead-letter queue. Events of erased
+ * subjects that were still in the queue are dropped here (the suppression list).
  */
 import { desc, eq, inArray } from "drizzle-orm";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
@@ -125,7 +127,7 @@ async function ledgerWrites(d1: D1Database, db: DrizzleD1Database, messages: Of<
   return writes;
 }
 
-/** The D1 statements of each message of the batch (a message may need several, or none). */
+/** The D1 statements of each message of the batch (a message may need several, or none), ledger entries aside. */
 async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "DATA_SECRET">): Promise<Map<Message<PipelineMessage>, D1PreparedStatement[]>> {
   const db = drizzle(env.DB);
   const byMessage = new Map<Message<PipelineMessage>, D1PreparedStatement[]>(batch.messages.filter((m) => !isWork(m.body)).map((m) => [m, []]));
@@ -223,10 +225,7 @@ async function statementsOf(batch: MessageBatch<PipelineMessage>, env: Pick<Env,
       ).bind(c.siteId, c.day, c.type, c.name),
     );
   }
-  const ledger = of("consent");
-  const ledgerStatements = await ledgerWrites(env.DB, db, ledger.map((m) => m.body), env.DATA_SECRET);
-  // Ledger rows are chained to each other: they are written together, with the first message.
-  if (ledger.length > 0) byMessage.get(ledger[0]!)!.push(...ledgerStatements);
+  // A consent message's ledger entry is written apart (writeLedger); its report rows are here.
   for (const [message, statements] of await reportWrites(env.DB, batch.messages, suppressed)) byMessage.get(message)?.push(...statements);
   return byMessage;
 }
@@ -280,44 +279,90 @@ export async function consumeEvents(batch: MessageBatch<PipelineMessage>, env: P
 }
 
 async function writeRows(batch: MessageBatch<PipelineMessage>, env: Pick<Env, "DB" | "PROFILES" | "EVENTS" | "DELIVERIES" | "DATA_SECRET">): Promise<void> {
-  const attempts = Math.max(...batch.messages.map((m) => m.attempts));
-  let byMessage: Map<Message<PipelineMessage>, D1PreparedStatement[]> | undefined;
+  let byMessage: Map<Message<PipelineMessage>, D1PreparedStatement[]>;
   try {
     byMessage = await statementsOf(batch, env);
-    const all = [...byMessage.values()].flat();
-    if (all.length > 0) await env.DB.batch(all);
-    // Activation: what was written owes deliveries to destinations (worker/activation/plan.ts).
-    await planDeliveries(env, [...byMessage].filter(([m, s]) => s.length > 0 || m.body.kind === "forget").map(([m]) => m.body));
-    if (byMessage.size === batch.messages.length) batch.ackAll();
-    else for (const message of byMessage.keys()) message.ack();
-    return;
   } catch (error) {
-    console.error(`D1 write of ${batch.messages.length} messages failed (attempt ${attempts})`, error);
-  }
-  if (!byMessage) {
     // D1 could not even be read: nothing was written, everything is retried.
+    const attempts = Math.max(...batch.messages.map((m) => m.attempts));
+    console.error(`D1 read for ${batch.messages.length} messages failed (attempt ${attempts})`, error);
     if (batch.messages.every((m) => !isWork(m.body))) batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
     else for (const message of batch.messages) if (!isWork(message.body)) message.retry({ delaySeconds: retryDelaySeconds(attempts) });
     return;
   }
-  // One message D1 refuses must not hold back the others: each is written (and retried) alone,
-  // except ledger entries, which are chained to each other and succeed or retry together.
-  const groups = new Map<string, { messages: Message<PipelineMessage>[]; statements: D1PreparedStatement[] }>();
-  for (const [message, statements] of byMessage) {
-    const group = message.body.kind === "consent" ? "ledger" : message.id;
-    const entry = groups.get(group) ?? { messages: [], statements: [] };
-    entry.messages.push(message);
-    entry.statements.push(...statements);
-    groups.set(group, entry);
+  const written = await writeMessageRows(env, byMessage);
+  const consent = [...byMessage.keys()].filter((m): m is Message<Of<"consent">> => m.body.kind === "consent");
+  let ledgerWritten = true;
+  if (consent.length > 0) {
+    try {
+      await writeLedger(env, consent.map((m) => m.body));
+    } catch (error) {
+      console.error(`the ledger entries of ${consent.length} consent message(s) failed; retrying`, error);
+      ledgerWritten = false;
+    }
   }
-  for (const { messages, statements } of groups.values()) {
+  const done = (message: Message<PipelineMessage>) => written.has(message) && (message.body.kind !== "consent" || ledgerWritten);
+  if (byMessage.size === batch.messages.length && [...byMessage.keys()].every(done)) return batch.ackAll();
+  for (const message of byMessage.keys()) {
+    if (done(message)) message.ack();
+    else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+  }
+}
+
+/**
+ * Writes the messages' rows in one D1 batch and plans their deliveries; when D1 refuses the batch,
+ * each message alone, so that one message D1 refuses does not hold back the others. Answers the
+ * messages whose rows are durable and whose deliveries are planned.
+ */
+async function writeMessageRows(env: Pick<Env, "DB" | "DELIVERIES">, byMessage: Map<Message<PipelineMessage>, D1PreparedStatement[]>): Promise<Set<Message<PipelineMessage>>> {
+  // Activation: what was written owes deliveries to destinations (worker/activation/plan.ts).
+  const owesDeliveries = (message: Message<PipelineMessage>, statements: D1PreparedStatement[]) => statements.length > 0 || message.body.kind === "forget";
+  try {
+    const all = [...byMessage.values()].flat();
+    if (all.length > 0) await env.DB.batch(all);
+    await planDeliveries(env, [...byMessage].filter(([m, s]) => owesDeliveries(m, s)).map(([m]) => m.body));
+    return new Set(byMessage.keys());
+  } catch (error) {
+    console.error(`D1 write of ${byMessage.size} messages failed; writing each alone`, error);
+  }
+  const written = new Set<Message<PipelineMessage>>();
+  for (const [message, statements] of byMessage) {
     try {
       if (statements.length > 0) await env.DB.batch(statements);
-      if (statements.length > 0 || messages[0]!.body.kind === "forget") await planDeliveries(env, messages.map((m) => m.body)); // activation
-      for (const message of messages) message.ack();
+      if (owesDeliveries(message, statements)) await planDeliveries(env, [message.body]);
+      written.add(message);
     } catch (error) {
-      console.error(`${messages.length} message(s) of kind ${messages[0]!.body.kind} failed; retrying`, error);
-      for (const message of messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      console.error(`a message of kind ${message.body.kind} failed; retrying`, error);
+    }
+  }
+  return written;
+}
+
+/** Ledger writes chained again at once after meeting another batch's entries, before the queue's retry. */
+const LEDGER_ATTEMPTS = 5;
+
+/** Another batch chained an entry after the tail this one read (or wrote one of its entries). */
+const chainConflict = (error: unknown) => /UNIQUE constraint failed: consent_ledger\./.test(error instanceof Error ? error.message : String(error));
+
+/**
+ * Writes the ledger entries of a batch's consent messages, in a D1 batch of their own. Two batches
+ * that read the same tail of a site's chain conflict on its unique index (site_id, prev_hash), and
+ * D1 rolls the loser's batch back whole; the loser reads the tail again and chains its entries after
+ * the winner's at once (a few times, after a short jittered pause), rather than waiting for the
+ * queue's backoff. Entries already written are skipped, so each is written once; it throws when
+ * D1 fails otherwise, or the conflicts outlast the attempts.
+ */
+async function writeLedger(env: Pick<Env, "DB" | "DATA_SECRET">, messages: Of<"consent">[]): Promise<void> {
+  const db = drizzle(env.DB);
+  for (let attempt = 1; ; attempt++) {
+    const statements = await ledgerWrites(env.DB, db, messages, env.DATA_SECRET);
+    if (statements.length === 0) return;
+    try {
+      await env.DB.batch(statements);
+      return;
+    } catch (error) {
+      if (!chainConflict(error) || attempt >= LEDGER_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
     }
   }
 }
