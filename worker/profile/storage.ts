@@ -3,8 +3,10 @@
  * when the object starts, with the small `meta` values held in memory (read on every call,
  * written through), and so are the small sets every event consults (counter names, identities,
  * memberships: read once per object, kept in step with every write, read again after a failed
- * transaction). An event's rows are written a statement per table, not per row. Every method is
- * synchronous: the object never awaits between reading and writing its state.
+ * transaction). An event's rows are written a statement per table, not per row, and the statements
+ * every event runs (dedupe, recent events, touches, counters, traits, meta) are plain SQL texts
+ * built once per isolate rather than drizzle queries built per call. Every method is synchronous:
+ * the object never awaits between reading and writing its state.
  */
 import { and, asc, desc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
 import { drizzle, type DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
@@ -38,6 +40,23 @@ function freshSchema(): string {
   return schemaScript;
 }
 
+/** `INSERT INTO table (columns) VALUES (?, …), … ` + `tail`, for `rows` rows: built once per shape. */
+const insertTexts = new Map<string, string>();
+function insertText(table: string, columns: readonly string[], rows: number, tail: string): string {
+  const id = `${table}\u0000${rows}\u0000${tail}`;
+  let text = insertTexts.get(id);
+  if (!text) {
+    const row = `(${columns.map(() => "?").join(", ")})`;
+    text = `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${Array.from({ length: rows }, () => row).join(", ")} ${tail}`;
+    insertTexts.set(id, text);
+  }
+  return text;
+}
+
+const META_UPSERT = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+const TRAIT_UPSERT = "INSERT INTO traits (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+const TRAIT_UPSERT_NEWER = `${TRAIT_UPSERT} WHERE excluded.updated_at > traits.updated_at`;
+
 const chunks = <T>(rows: T[]): T[][] => Array.from({ length: Math.ceil(rows.length / ROWS) }, (_, i) => rows.slice(i * ROWS, (i + 1) * ROWS));
 const identityOf = (kind: string, value: string) => `${kind}\u0000${value}`;
 
@@ -46,6 +65,7 @@ export class ProfileStorage {
   private values = new Map<string, string>();
   /** Counter names held, identities bound (`kind NUL value`), segments the profile is in: loaded on first use. */
   private counterNames?: Set<string>;
+  private traitNames?: Set<string>;
   private identityKeys?: Set<string>;
   private members?: string[];
 
@@ -98,6 +118,7 @@ export class ProfileStorage {
   private reload(): void {
     this.values = new Map(this.db.select().from(meta).all().map((r) => [r.name, r.value]));
     this.counterNames = undefined;
+    this.traitNames = undefined;
     this.identityKeys = undefined;
     this.members = undefined;
   }
@@ -120,7 +141,7 @@ export class ProfileStorage {
 
   set(name: string, value: string): void {
     if (this.values.get(name) === value) return;
-    this.db.insert(meta).values({ name, value }).onConflictDoUpdate({ target: meta.name, set: { value } }).run();
+    this.storage.sql.exec(META_UPSERT, name, value);
     this.values.set(name, value);
   }
 
@@ -145,8 +166,8 @@ export class ProfileStorage {
   markSeenAll(messageIds: string[], at: number): Set<string> {
     const fresh = new Set<string>();
     for (const chunk of chunks(messageIds)) {
-      const added = this.db.insert(seen).values(chunk.map((messageId) => ({ messageId, at }))).onConflictDoNothing().returning({ id: seen.messageId }).all();
-      for (const row of added) fresh.add(row.id);
+      const text = insertText("seen", ["message_id", "at"], chunk.length, "ON CONFLICT DO NOTHING RETURNING message_id AS id");
+      for (const row of this.storage.sql.exec<{ id: string }>(text, ...chunk.flatMap((messageId) => [messageId, at]))) fresh.add(row.id);
     }
     return fresh;
   }
@@ -171,26 +192,30 @@ export class ProfileStorage {
       first = Math.min(first, effects.at);
       last = Math.max(last, effects.at);
     }
-    for (const chunk of chunks(campaignRows)) this.db.insert(campaigns).values(chunk).onConflictDoNothing().run();
-    for (const chunk of chunks(eventRows)) this.db.insert(events).values(chunk).onConflictDoNothing().run();
+    this.insertRows("campaigns", campaignRows);
+    this.insertRows("events", eventRows);
     if (first < (this.number("first_seen") ?? Infinity)) this.set("first_seen", String(first));
     if (last > (this.number("last_seen") ?? -Infinity)) this.set("last_seen", String(last));
     return this.increment(counts);
   }
 
+  /** Recent events or campaign touches (already deduplicated by `seen`), a statement per ROWS. */
+  private insertRows(table: "events" | "campaigns", rows: { messageId: string; at: number; body: string }[]): void {
+    for (const chunk of chunks(rows)) {
+      this.storage.sql.exec(insertText(table, ["message_id", "at", "body"], chunk.length, "ON CONFLICT DO NOTHING"), ...chunk.flatMap((r) => [r.messageId, r.at, r.body]));
+    }
+  }
+
   /** Sets traits; `onlyNewer` keeps a held value that was set later (merges). New names stop at MAX_TRAITS. */
   setTraits(rows: { name: string; value: string; updatedAt: number }[], onlyNewer: boolean): void {
-    const held = new Set(this.db.select({ name: traits.name }).from(traits).all().map((r) => r.name));
+    this.traitNames ??= new Set(this.db.select({ name: traits.name }).from(traits).all().map((r) => r.name));
+    const held = this.traitNames;
     for (const row of rows) {
       if (!held.has(row.name)) {
         if (held.size >= MAX_TRAITS) continue;
         held.add(row.name);
       }
-      this.db
-        .insert(traits)
-        .values(row)
-        .onConflictDoUpdate({ target: traits.name, set: { value: row.value, updatedAt: row.updatedAt }, ...(onlyNewer ? { setWhere: sql`excluded.updated_at > ${traits.updatedAt}` } : {}) })
-        .run();
+      this.storage.sql.exec(onlyNewer ? TRAIT_UPSERT_NEWER : TRAIT_UPSERT, row.name, row.value, row.updatedAt);
     }
   }
 
@@ -209,9 +234,9 @@ export class ProfileStorage {
       by.set(target, (by.get(target) ?? 0) + n);
     }
     const after = new Map<string, number>();
-    for (const chunk of chunks([...by].map(([name, count]) => ({ name, count })))) {
-      const rows = this.db.insert(counters).values(chunk).onConflictDoUpdate({ target: counters.name, set: { count: sql`${counters.count} + excluded.count` } }).returning().all();
-      for (const row of rows) after.set(row.name, row.count);
+    for (const chunk of chunks([...by])) {
+      const text = insertText("counters", ["name", "count"], chunk.length, "ON CONFLICT (name) DO UPDATE SET count = count + excluded.count RETURNING name, count");
+      for (const row of this.storage.sql.exec<{ name: string; count: number }>(text, ...chunk.flat())) after.set(row.name, row.count);
     }
     return after;
   }
@@ -306,11 +331,11 @@ export class ProfileStorage {
   }
 
   addEventRow(row: { messageId: string; at: number; body: string }): void {
-    this.db.insert(events).values(row).onConflictDoNothing().run();
+    this.insertRows("events", [row]);
   }
 
   addCampaignRow(row: { messageId: string; at: number; body: string }): void {
-    this.db.insert(campaigns).values(row).onConflictDoNothing().run();
+    this.insertRows("campaigns", [row]);
   }
 
   rewriteCampaign(messageId: string, body: string): void {
@@ -331,6 +356,7 @@ export class ProfileStorage {
     for (const table of DATA_TABLES) this.db.delete(table).run();
     for (const name of DATA_META) this.delete(name);
     this.counterNames = new Set();
+    this.traitNames = new Set();
     this.identityKeys = new Set();
     this.members = [];
   }
@@ -340,6 +366,7 @@ export class ProfileStorage {
     for (const table of [...DATA_TABLES, mergedFrom, outbox, meta]) this.db.delete(table).run();
     this.values.clear();
     this.counterNames = new Set();
+    this.traitNames = new Set();
     this.identityKeys = new Set();
     this.members = [];
   }
