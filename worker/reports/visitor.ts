@@ -49,25 +49,31 @@ export function contributionOf(touchpoints: readonly Touchpoint[], since = "0000
 
 /**
  * The visitor's contribution after `added` joins `known`, given `before`, their contribution over
- * `known` alone: the same as `contributionOf([...known, ...added], since)`, but when every added
- * touchpoint is later than every known one (events arriving in order, the usual case), the credit of
- * the known conversions cannot have changed (a touch counts only for conversions at or after it),
- * so only the added conversions are credited. A returning visitor's event then costs the credit of
- * its own conversion, not of every open conversion of their history again.
+ * `known` alone: the same as `contributionOf([...known, ...added], since)`, without crediting every
+ * open conversion again. A touch counts only for conversions at or after it, so the known
+ * conversions before the earliest added touch keep their credit; only the later ones are credited
+ * again (their old credit taken out, the new one added), and the added conversions credited. Events
+ * arriving in order (the usual case) credit only their own conversions, so a returning visitor's
+ * event costs that, not their whole history; a late touch costs the conversions after it.
  */
 export function nextContribution(known: readonly Touchpoint[], added: readonly Touchpoint[], before: Contribution, since: string): Contribution {
-  const newestKnown = known.reduce((max, t) => Math.max(max, t.at), -Infinity);
-  if (known.length === 0 || !added.every((t) => t.at > newestKnown)) return contributionOf([...known, ...added], since);
+  if (known.length === 0) return contributionOf(added, since);
+  const knownSorted = [...known].sort(byTime);
   const sorted = [...known, ...added].sort(byTime);
+  const earliestTouch = added.reduce((min, t) => (t.kind === "touch" ? Math.min(min, t.at) : min), Infinity);
+  const again = knownSorted.filter((t) => t.kind === "conversion" && t.at >= earliestTouch);
   const out: Contribution = {};
   for (const [key, values] of Object.entries(open(before, since))) if (key.startsWith('["a"')) out[key] = [...values];
-  addAttribution(out, sorted, added.filter((t) => t.kind === "conversion"), since);
+  addAttribution(out, knownSorted, again, since, -1);
+  addAttribution(out, sorted, [...again, ...added.filter((t) => t.kind === "conversion")], since);
+  for (const [key, values] of Object.entries(out)) if (values.every((v) => v === 0)) delete out[key];
   addExperiments(out, sorted);
   return out;
 }
 
-/** Adds the attribution credit of `conversions` (on or after day `since`) among the touches of `sorted`. */
-function addAttribution(out: Contribution, sorted: readonly Touchpoint[], conversions: readonly Touchpoint[], since: string): void {
+/** Adds (`sign` −1: takes out) the attribution credit of `conversions` (on or after day `since`) among the touches of `sorted`. */
+function addAttribution(out: Contribution, sorted: readonly Touchpoint[], conversions: readonly Touchpoint[], since: string, sign = 1): void {
+  if (conversions.length === 0) return;
   const touches = sorted.filter((t) => t.kind === "touch").map((t) => ({ at: t.at, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) }));
   for (const conversion of conversions) {
     if (dayOf(conversion.at) < since) continue;
@@ -76,7 +82,7 @@ function addAttribution(out: Contribution, sorted: readonly Touchpoint[], conver
     for (const model of MODELS) {
       for (const lookback of LOOKBACK_DAYS) {
         for (const row of creditConversion(model, touches, conversion.at, revenue, lookback * DAY_MS)) {
-          add(out, ["a", conversion.siteId, day, conversion.name, model, lookback, row.source, row.medium, row.campaign], [row.credit, row.revenue]);
+          add(out, ["a", conversion.siteId, day, conversion.name, model, lookback, row.source, row.medium, row.campaign], [sign * row.credit, sign * row.revenue]);
         }
       }
     }

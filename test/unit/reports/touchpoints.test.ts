@@ -161,16 +161,19 @@ describe("contributionOf", () => {
       );
     });
 
-    it("credits only the added conversion when the events come in order", () => {
-      const known = [tp("t1", 0, "touch", sources[0]!, "google"), tp("c1", 10, "conversion", { revenue: 250 })];
-      // A stored contribution that counting again would not give: kept as it is, so it was not recomputed.
-      const before = { ...stored(known), [JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "marker", "m", "m"])]: [7, 7] };
-      const next = nextContribution(known, [tp("c2", 20, "conversion", { revenue: 50 })], before, openSince(known));
-      expect(next[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "marker", "m", "m"])]).toEqual([7, 7]);
-      expect(next[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "google", "cpc", "x"])]).toEqual([2_000_000, 300]);
-      // Out of order (a touch before the known conversion), everything is counted again.
-      const late = nextContribution(known, [tp("t0", -5, "touch", sources[1]!, "news")], before, openSince(known));
-      expect(late[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "marker", "m", "m"])]).toBeUndefined();
+    it("credits only the conversions a touch can change: the added ones, and the known ones after an added touch", () => {
+      const known = [tp("t1", 0, "touch", sources[0]!, "google"), tp("c1", 10, "conversion", { revenue: 250 }), tp("c3", 30, "conversion", { revenue: 40 })];
+      // A stored contribution that counting again would not give: kept as it is where nothing was credited again.
+      const marker = JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "marker", "m", "m"]);
+      const before = { ...stored(known), [marker]: [7, 7] };
+      const next = nextContribution(known, [tp("c2", 40, "conversion", { revenue: 50 })], before, openSince(known));
+      expect(next[marker]).toEqual([7, 7]);
+      expect(next[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "google", "cpc", "x"])]).toEqual([3_000_000, 340]);
+      // A late touch between c1 and c3 moves c3's last-touch credit to it; c1's stays google's.
+      const late = nextContribution(known, [tp("t2", 20, "touch", sources[1]!, "news")], before, openSince(known));
+      expect(late[marker]).toEqual([7, 7]);
+      expect(late[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "google", "cpc", "x"])]).toEqual([1_000_000, 250]);
+      expect(late[JSON.stringify(["a", "s", "2026-11-10", "Order Completed", "last", 30, "news", "email", "n"])]).toEqual([1_000_000, 40]);
     });
   });
 });
