@@ -135,7 +135,7 @@ describe("contributionOf", () => {
       }),
       { minLength: 1, maxLength: 40 },
     );
-    const touchpoints = (items: fc.RecordValue<{ minutes: number; kind: Touchpoint["kind"]; source: number; revenue: number; goal: boolean; variant: string }>[]) =>
+    const touchpoints = (items: { minutes: number; kind: Touchpoint["kind"]; source: number; revenue: number; goal: boolean; variant: string }[]) =>
       items.map((item, i) =>
         item.kind === "touch"
           ? tp(`t${i}`, item.minutes, "touch", sources[item.source]!, sources[item.source]!.source)
