@@ -11,10 +11,13 @@
  * self time and by total time (a function's own time plus what it called, each sample once), and
  * the top modules by self time.
  *
- * `node test/bench/cpu-profile.mjs` runs the collection figures (http.mjs) and these profiles alone.
+ * `node test/bench/cpu-profile.mjs` runs the collection figures (http.mjs) and these profiles alone;
+ * with `BENCH_PROFILE_DIR=dir` each whole profile is written there too (`.cpuprofile`, for DevTools).
  */
 import { pathToFileURL } from "node:url";
 import { loadavg } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { basic, benchHttp, CONNECTIONS, drain, load, nextId, RETURNING_USERS, SECONDS, trackEvent } from "./http.mjs";
 import { startDev } from "./lib/wrangler-dev.mjs";
 
@@ -165,6 +168,14 @@ export async function cpuProfile(dev, during, { top = 15, intervalUs = 200 } = {
     await inspector.send("Debugger.disable");
     await inspector.send("Profiler.disable");
     const moduleOf = (scriptId, line) => sources.get(scriptId)?.(line) ?? "?";
+    // BENCH_PROFILE_DIR: the whole profile is kept too (each frame with its module), for DevTools or a script.
+    if (process.env.BENCH_PROFILE_DIR) {
+      for (const n of profile.nodes) n.callFrame.module = n.callFrame.url ? moduleOf(n.callFrame.scriptId, n.callFrame.lineNumber) : "(native)";
+      mkdirSync(process.env.BENCH_PROFILE_DIR, { recursive: true });
+      const file = join(process.env.BENCH_PROFILE_DIR, `${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      console.error(`  CPU profile written to ${file}`);
+    }
     return { load, ...summarise(profile, moduleOf, top) };
   } finally {
     inspector.close();

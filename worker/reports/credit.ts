@@ -48,17 +48,27 @@ export function modelWeights(model: Model, touches: number): number[] {
  * @example largestRemainder(100, [1, 1, 1]) // → [34, 33, 33]
  */
 export function largestRemainder(amount: number, weights: readonly number[]): number[] {
-  const total = weights.reduce((a, b) => a + b, 0);
+  let total = 0;
+  for (const w of weights) total += w;
   if (total <= 0 || amount === 0) return weights.map(() => 0);
   const shares = weights.map((w) => Math.floor((amount * w) / total));
-  let left = amount - shares.reduce((a, b) => a + b, 0);
-  const order = weights.map((w, i) => ({ i, rest: (amount * w) % total })).sort((a, b) => b.rest - a.rest || a.i - b.i);
-  for (const { i } of order) {
-    if (left <= 0) break;
-    if (weights[i]! > 0) {
-      shares[i]!++;
-      left--;
+  let left = amount;
+  for (const share of shares) left -= share;
+  if (left <= 0) return shares;
+  // Equal weights have equal remainders: the distinct remainders are ranked, not every position
+  // (a model's weights come in at most two values, so this is linear in the path).
+  const restOf = new Map<number, number>();
+  for (const w of weights) if (w > 0 && !restOf.has(w)) restOf.set(w, (amount * w) % total);
+  const ranked = [...new Set(restOf.values())].sort((a, b) => b - a);
+  for (const rest of ranked) {
+    for (let i = 0; i < weights.length && left > 0; i++) {
+      const w = weights[i]!;
+      if (w > 0 && restOf.get(w) === rest) {
+        shares[i]!++;
+        left--;
+      }
     }
+    if (left <= 0) break;
   }
   return shares;
 }
@@ -88,19 +98,37 @@ const groupKey = (t: Pick<Touch, "source" | "medium" | "campaign">) => `${t.sour
  * campaign are summed into one row.
  */
 export function creditConversion(model: Model, touches: readonly Touch[], at: number, revenueCents: number, lookbackMs: number): Credit[] {
-  const path = touches.filter((t) => t.at <= at && t.at >= at - lookbackMs).sort((a, b) => a.at - b.at);
+  return creditPath(model, touches.filter((t) => t.at <= at && t.at >= at - lookbackMs).sort((a, b) => a.at - b.at), revenueCents);
+}
+
+/** A touch with its row's key computed once, for crediting many conversions over one list. */
+export type KeyedTouch = Touch & { key?: string };
+
+export const touchKey = groupKey;
+
+/**
+ * `creditConversion` over a path already chosen and ordered (oldest first): the same rows. First
+ * and last touch cost one row; linear and position-based one pass over the path.
+ */
+export function creditPath(model: Model, path: readonly KeyedTouch[], revenueCents: number): Credit[] {
   if (path.length === 0) return [{ source: DIRECT, medium: NONE, campaign: NONE, credit: CREDIT_UNIT, revenue: revenueCents }];
+  if (model === "first" || model === "last" || path.length === 1) {
+    const touch = model === "last" ? path[path.length - 1]! : path[0]!;
+    return [{ source: touch.source, medium: touch.medium, campaign: touch.campaign, credit: CREDIT_UNIT, revenue: revenueCents }];
+  }
   const weights = modelWeights(model, path.length);
   const credit = largestRemainder(CREDIT_UNIT, weights);
   const revenue = largestRemainder(revenueCents, weights);
   const rows = new Map<string, Credit>();
-  path.forEach((touch, i) => {
-    if (weights[i] === 0) return;
-    const key = groupKey(touch);
-    const row = rows.get(key) ?? { source: touch.source, medium: touch.medium, campaign: touch.campaign, credit: 0, revenue: 0 };
-    row.credit += credit[i]!;
-    row.revenue += revenue[i]!;
-    rows.set(key, row);
-  });
+  for (let i = 0; i < path.length; i++) {
+    if (weights[i] === 0) continue;
+    const touch = path[i]!;
+    const key = touch.key ?? groupKey(touch);
+    const row = rows.get(key);
+    if (row) {
+      row.credit += credit[i]!;
+      row.revenue += revenue[i]!;
+    } else rows.set(key, { source: touch.source, medium: touch.medium, campaign: touch.campaign, credit: credit[i]!, revenue: revenue[i]! });
+  }
   return [...rows.values()];
 }

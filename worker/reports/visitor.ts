@@ -4,7 +4,7 @@
  * that arrive late or out of order, and batches that are delivered twice, leave the aggregates as
  * if every event had arrived once, in order.
  */
-import { creditConversion, LOOKBACK_DAYS, MODELS } from "./credit";
+import { creditPath, LOOKBACK_DAYS, MODELS, touchKey, type KeyedTouch } from "./credit";
 import { dayOf, type Touchpoint } from "./touchpoints";
 
 const DAY_MS = 86_400_000;
@@ -74,19 +74,39 @@ export function nextContribution(known: readonly Touchpoint[], added: readonly T
 /** Adds (`sign` −1: takes out) the attribution credit of `conversions` (on or after day `since`) among the touches of `sorted`. */
 function addAttribution(out: Contribution, sorted: readonly Touchpoint[], conversions: readonly Touchpoint[], since: string, sign = 1): void {
   if (conversions.length === 0) return;
-  const touches = sorted.filter((t) => t.kind === "touch").map((t) => ({ at: t.at, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) }));
+  // Oldest first (as `sorted`): each lookback's path is a run of this list, found by bisection.
+  const touches: KeyedTouch[] = [];
+  for (const t of sorted) {
+    if (t.kind !== "touch") continue;
+    const touch = { at: t.at, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) };
+    touches.push({ ...touch, key: touchKey(touch) });
+  }
   for (const conversion of conversions) {
-    if (dayOf(conversion.at) < since) continue;
-    const revenue = Number(conversion.data.revenue ?? 0);
     const day = dayOf(conversion.at);
+    if (day < since) continue;
+    const revenue = Number(conversion.data.revenue ?? 0);
+    const end = firstWhere(touches, (t) => t.at > conversion.at);
+    const paths = LOOKBACK_DAYS.map((lookback) => touches.slice(firstWhere(touches, (t) => t.at >= conversion.at - lookback * DAY_MS), end));
     for (const model of MODELS) {
-      for (const lookback of LOOKBACK_DAYS) {
-        for (const row of creditConversion(model, touches, conversion.at, revenue, lookback * DAY_MS)) {
+      LOOKBACK_DAYS.forEach((lookback, i) => {
+        for (const row of creditPath(model, paths[i]!, revenue)) {
           add(out, ["a", conversion.siteId, day, conversion.name, model, lookback, row.source, row.medium, row.campaign], [sign * row.credit, sign * row.revenue]);
         }
-      }
+      });
     }
   }
+}
+
+/** The first index whose item holds `test`, for a test false then true along `items` (its length when none does). */
+function firstWhere<T>(items: readonly T[], test: (item: T) => boolean): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (test(items[mid]!)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 /** Adds each experiment's first exposure, and whether a goal conversion followed it (with its revenue). */

@@ -1,5 +1,6 @@
 // Attribution credit by hand: each model on paths of 0, 1, 2, 3 and 5 touches, and shares that sum
 // to the conversion and to its revenue exactly.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { creditConversion, CREDIT_UNIT, largestRemainder, MODELS, modelWeights, type Model, type Touch } from "../../../worker/reports/credit";
 
@@ -98,5 +99,48 @@ describe("largestRemainder and modelWeights", () => {
     ["last", 0, []],
   ] as [Model, number, number[]][])("%s over %i touches weighs %j", (model, n, weights) => {
     expect(modelWeights(model, n)).toEqual(weights);
+  });
+
+  /** The method as written down: every position ranked by its remainder (ties: the earlier), one unit each. */
+  const ranked = (amount: number, weights: number[]) => {
+    const total = weights.reduce((a, b) => a + b, 0);
+    if (total <= 0 || amount === 0) return weights.map(() => 0);
+    const shares = weights.map((w) => Math.floor((amount * w) / total));
+    let left = amount - shares.reduce((a, b) => a + b, 0);
+    const order = weights.map((w, i) => ({ i, rest: (amount * w) % total })).sort((a, b) => b.rest - a.rest || a.i - b.i);
+    for (const { i } of order) if (left > 0 && weights[i]! > 0) (shares[i]!++, left--);
+    return shares;
+  };
+
+  it("ranks remainders as ranking every position would, for any weights", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e9 }), fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 30 }), (amount, weights) => {
+        expect(largestRemainder(amount, weights)).toEqual(ranked(amount, weights));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("credits a path as the weights' shares summed by source, medium and campaign, for every model", () => {
+    const touch = fc.record({ minutes: fc.integer({ min: -60 * 24 * 40, max: 60 }), source: fc.constantFrom("a", "b", "c"), campaign: fc.constantFrom("x", "y") });
+    fc.assert(
+      fc.property(fc.constantFrom(...MODELS), fc.array(touch, { maxLength: 25 }), fc.integer({ min: 0, max: 1e7 }), fc.constantFrom(1, 7, 30), (model, items, revenue, days) => {
+        const touches: Touch[] = items.map((t) => ({ at: AT + t.minutes * 60_000, source: t.source, medium: "m", campaign: t.campaign }));
+        const path = touches.filter((t) => t.at <= AT && t.at >= AT - days * DAY).sort((a, b) => a.at - b.at);
+        const weights = modelWeights(model, path.length);
+        const [credit, cents] = [ranked(CREDIT_UNIT, weights), ranked(revenue, weights)];
+        const expected: Record<string, [number, number]> = {};
+        path.forEach((t, i) => {
+          if (weights[i] === 0) return;
+          const row = (expected[`${t.source}/${t.campaign}`] ??= [0, 0]);
+          row[0] += credit[i]!;
+          row[1] += cents[i]!;
+        });
+        if (path.length === 0) expected["(direct)/(none)"] = [CREDIT_UNIT, revenue];
+        const rows = creditConversion(model, touches, AT, revenue, days * DAY);
+        expect(Object.fromEntries(rows.map((r) => [`${r.source}/${r.campaign}`, [r.credit, r.revenue]]))).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

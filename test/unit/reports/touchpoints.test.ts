@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CollectedEvent } from "../../../worker/collect/normalise";
 import { revenueCents, touchOf, touchpointsOf, type Touchpoint } from "../../../worker/reports/touchpoints";
+import { creditConversion, LOOKBACK_DAYS, MODELS } from "../../../worker/reports/credit";
 import { contributionOf, difference, nextContribution, open, openSince } from "../../../worker/reports/visitor";
 
 const at = "2026-11-10T12:00:00.000Z";
@@ -158,6 +159,32 @@ describe("contributionOf", () => {
           expect(nextContribution(known, added, stored(known), since)).toEqual(contributionOf(all, since));
         }),
         { numRuns: 300 },
+      );
+    });
+
+    it("credits each conversion over the touches of each lookback before it, as creditConversion does", () => {
+      fc.assert(
+        fc.property(history, fc.boolean(), (items, snap) => {
+          // Whole days apart (half the runs): touches exactly on a lookback's edge, or at the conversion's time.
+          const all = touchpoints(snap ? items.map((item) => ({ ...item, minutes: Math.round(item.minutes / 1440 / 10) * 1440 })) : items);
+          const touches = all.filter((t) => t.kind === "touch").map((t) => ({ at: t.at, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) }));
+          const expected: Record<string, number[]> = {};
+          for (const c of all.filter((t) => t.kind === "conversion")) {
+            for (const model of MODELS) {
+              for (const days of LOOKBACK_DAYS) {
+                for (const row of creditConversion(model, touches, c.at, Number(c.data.revenue), days * 86_400_000)) {
+                  const key = JSON.stringify(["a", "s", new Date(c.at).toISOString().slice(0, 10), c.name, model, days, row.source, row.medium, row.campaign]);
+                  const sum = (expected[key] ??= [0, 0]);
+                  sum[0]! += row.credit;
+                  sum[1]! += row.revenue;
+                }
+              }
+            }
+          }
+          const attribution = Object.fromEntries(Object.entries(contributionOf(all)).filter(([key]) => key.startsWith('["a"')));
+          expect(attribution).toEqual(expected);
+        }),
+        { numRuns: 200 },
       );
     });
 
