@@ -54,6 +54,8 @@ function insertText(table: string, columns: readonly string[], rows: number, tai
 }
 
 const META_UPSERT = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+/** Every meta row (journal 0) and the last migration the journal records (journal 1), in one statement. */
+const META_AND_JOURNAL = 'SELECT 0 AS journal, name, value FROM meta UNION ALL SELECT 1, NULL, MAX(created_at) FROM "__drizzle_migrations"';
 const TRAIT_UPSERT = "INSERT INTO traits (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 const TRAIT_UPSERT_NEWER = `${TRAIT_UPSERT} WHERE excluded.updated_at > traits.updated_at`;
 
@@ -68,33 +70,45 @@ export class ProfileStorage {
   private traitNames?: Set<string>;
   private identityKeys?: Set<string>;
   private members?: string[];
+  /** This object created its database (and no transaction has failed since): it stored nothing before it started. */
+  isNew = false;
 
-  constructor(private readonly storage: DurableObjectStorage) {
+  /** `onReload`: the caller's own copies of stored state are stale (a transaction failed). */
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly onReload: () => void = () => {},
+  ) {
     this.db = drizzle(storage, { schema });
   }
 
   /**
-   * Brings the tables to the current schema. A new profile's empty database gets every migration
-   * in one `exec` and the journal rows drizzle's migrator would have written (a first event pays
-   * for one statement, not one per table and index); one already at the last migration only reads
-   * its journal. A profile created before migrations existed
-   * has the tables of migration 0000 and no journal: it is recorded at 0000, then migrated like
-   * any other.
+   * Brings the tables to the current schema and reads the meta values. An object that starts at the
+   * current schema (most of them: an object leaves memory after seconds idle, so a returning
+   * visitor's object usually starts again) runs one statement, which reads its meta rows and its
+   * journal's last migration together. A new profile's empty database gets every migration in one
+   * `exec` and the journal rows drizzle's migrator would have written (a first event pays for one
+   * statement, not one per table and index). A profile created before migrations existed has the
+   * tables of migration 0000 and no journal: it is recorded at 0000, then migrated like any other.
    */
   migrate(): void {
+    const current = migrations.journal.entries.at(-1)!.when;
+    try {
+      const rows = this.storage.sql.exec<{ journal: number; name: string | null; value: string | number | null }>(META_AND_JOURNAL).toArray();
+      const last = rows.find((r) => r.journal === 1)?.value;
+      if (last !== null && last !== undefined && Number(last) >= current) return this.loaded(rows.filter((r) => r.journal === 0) as { name: string; value: string }[]);
+    } catch (error) {
+      // No meta or no journal table: a new database, or one from before migrations (below).
+      if (!/no such table/.test(String(error))) throw error;
+    }
     const tables = new Set(this.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((r) => r.name));
     if (![...tables].some((name) => !name.startsWith("_cf_") && !name.startsWith("sqlite_"))) {
       this.storage.transactionSync(() => {
         this.storage.sql.exec(freshSchema());
         for (const entry of migrations.journal.entries) this.storage.sql.exec('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)', "", entry.when);
       });
-      this.reload();
+      this.loaded([]);
+      this.startEmpty();
       return;
-    }
-    // A profile at the current schema (most objects that start) reads one row, no migrator transaction.
-    if (tables.has("__drizzle_migrations")) {
-      const last = this.storage.sql.exec<{ at: number | null }>('SELECT MAX(created_at) AS at FROM "__drizzle_migrations"').one().at;
-      if (last !== null && Number(last) >= migrations.journal.entries.at(-1)!.when) return this.reload();
     }
     if (tables.has("meta") && !tables.has("__drizzle_migrations")) {
       const first = migrations.journal.entries[0]!;
@@ -116,11 +130,27 @@ export class ProfileStorage {
   }
 
   private reload(): void {
-    this.values = new Map(this.db.select().from(meta).all().map((r) => [r.name, r.value]));
+    this.loaded(this.storage.sql.exec<{ name: string; value: string }>("SELECT name, value FROM meta").toArray());
+    this.onReload();
+  }
+
+  /** Takes `rows` as the meta values; the sets loaded on first use are read again when next used. */
+  private loaded(rows: { name: string; value: string }[]): void {
+    this.values = new Map(rows.map((r) => [r.name, r.value]));
     this.counterNames = undefined;
     this.traitNames = undefined;
     this.identityKeys = undefined;
     this.members = undefined;
+    this.isNew = false;
+  }
+
+  /** A database this object has just created: its tables are empty, so the sets start empty unread. */
+  private startEmpty(): void {
+    this.isNew = true;
+    this.counterNames = new Set();
+    this.traitNames = new Set();
+    this.identityKeys = new Set();
+    this.members = [];
   }
 
   // --- meta -------------------------------------------------------------------------------
@@ -208,7 +238,7 @@ export class ProfileStorage {
 
   /** Sets traits; `onlyNewer` keeps a held value that was set later (merges). New names stop at MAX_TRAITS. */
   setTraits(rows: { name: string; value: string; updatedAt: number }[], onlyNewer: boolean): void {
-    this.traitNames ??= new Set(this.db.select({ name: traits.name }).from(traits).all().map((r) => r.name));
+    this.traitNames ??= new Set(this.storage.sql.exec<{ name: string }>("SELECT name FROM traits").toArray().map((r) => r.name));
     const held = this.traitNames;
     for (const row of rows) {
       if (!held.has(row.name)) {
@@ -225,7 +255,7 @@ export class ProfileStorage {
    * from then on).
    */
   increment(counts: Map<string, number>): Map<string, number> {
-    this.counterNames ??= new Set(this.db.select({ name: counters.name }).from(counters).all().map((r) => r.name));
+    this.counterNames ??= new Set(this.storage.sql.exec<{ name: string }>("SELECT name FROM counters").toArray().map((r) => r.name));
     const names = this.counterNames;
     const by = new Map<string, number>();
     for (const [name, n] of counts) {
@@ -243,7 +273,7 @@ export class ProfileStorage {
 
   /** Binds an identity, up to MAX_IDENTITIES (the first bindings stay); one already bound costs nothing. */
   addIdentity(kind: string, value: string, now: number): void {
-    this.identityKeys ??= new Set(this.db.select({ kind: identities.kind, value: identities.value }).from(identities).all().map((r) => identityOf(r.kind, r.value)));
+    this.identityKeys ??= new Set(this.storage.sql.exec<{ kind: string; value: string }>("SELECT kind, value FROM identities").toArray().map((r) => identityOf(r.kind, r.value)));
     const key = identityOf(kind, value);
     if (this.identityKeys.has(key) || this.identityKeys.size >= MAX_IDENTITIES) return;
     this.db.insert(identities).values({ kind, value, firstSeen: now }).onConflictDoNothing().run();
@@ -296,7 +326,7 @@ export class ProfileStorage {
   }
 
   memberOf(): string[] {
-    this.members ??= this.db.select({ id: memberships.segmentId }).from(memberships).orderBy(asc(memberships.segmentId)).all().map((r) => r.id);
+    this.members ??= this.storage.sql.exec<{ id: string }>("SELECT segment_id AS id FROM memberships ORDER BY segment_id").toArray().map((r) => r.id);
     return [...this.members];
   }
 

@@ -61,9 +61,15 @@ export class ProfileStore extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.data = new ProfileStorage(ctx.storage);
+    // A failed transaction rolled back what the parsed copies below may already hold.
+    this.data = new ProfileStorage(ctx.storage, () => {
+      this.segmentEvents = undefined;
+      this.held = undefined;
+    });
     ctx.blockConcurrencyWhile(async () => {
       this.data.migrate();
+      // A new profile has no stored events: the rules' list starts empty and grows as events arrive.
+      if (this.data.isNew) this.segmentEvents = [];
       // Profiles from before the outbox table kept the alarm's pending messages in `meta`.
       const legacy = this.data.json<PipelineMessage[]>("outbox");
       if (legacy) this.data.transaction(() => (this.owe(legacy, Date.now()), this.data.delete("outbox")));

@@ -30,13 +30,18 @@ const LEGACY_SCHEMA = `
 const grant = { purposes: { necessary: true, analytics: true, personalization: true, advertising: false }, sources: {}, at: 1, policyVersion: "1" };
 
 /** Replaces a profile's storage with what the old code would have written, then evicts the object. */
-async function writeLegacyProfile(key: ProfileKey, pendingOutbox: unknown[]) {
+async function writeLegacyProfile(key: ProfileKey, pendingOutbox: unknown[], journalAt?: number) {
   const stub = profileStub(env.PROFILES, key);
   await runInDurableObject(stub, (_instance, state) => {
     for (const { name } of state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray()) {
       state.storage.sql.exec(`DROP TABLE "${name}"`);
     }
     state.storage.sql.exec(LEGACY_SCHEMA);
+    // A journal that records migration 0000 only (`journalAt`: its time).
+    if (journalAt !== undefined) {
+      state.storage.sql.exec('CREATE TABLE "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+      state.storage.sql.exec('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)', "", journalAt);
+    }
     const at = Date.parse("2026-11-20T10:00:00Z");
     const meta: [string, string][] = [
       ["key", key],
@@ -95,6 +100,22 @@ describe("a profile created before storage migrations", () => {
       legacyOutbox: state.storage.sql.exec("SELECT COUNT(*) AS n FROM meta WHERE name = 'outbox'").one().n,
     }));
     expect(journal).toEqual({ migrations: 2, legacyOutbox: 0 });
+  });
+
+  it("migrates a profile whose journal stops at an earlier migration, and keeps its meta", async () => {
+    const site = await createSite({}, "ws_behind");
+    const key: ProfileKey = "ws_behind:user:u-behind";
+    const { default: migrations } = await import("../../../worker/profile/migrations/migrations.js");
+    const stub = await writeLegacyProfile(key, [], migrations.journal.entries[0]!.when);
+
+    expect((await serverPost(site, "/v1/track", { userId: "u-behind", messageId: "b-1", event: "Signed Up" })).status).toBe(200);
+    const profile = await (await lookup("userId=u-behind", "ws_behind")).json<{ traits: Record<string, unknown>; counters: Record<string, number>; firstSeen: string }>();
+    expect(profile).toMatchObject({ traits: { plan: "pro" }, counters: { total: 4, "event:Signed Up": 4 }, firstSeen: "2026-11-20T10:00:00.000Z" });
+    const tables = await runInDurableObject(stub, (_i, state) => ({
+      outbox: state.storage.sql.exec("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'outbox'").one().n,
+      migrations: state.storage.sql.exec("SELECT COUNT(*) AS n FROM __drizzle_migrations").one().n,
+    }));
+    expect(tables).toEqual({ outbox: 1, migrations: 2 });
   });
 });
 

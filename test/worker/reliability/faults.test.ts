@@ -10,7 +10,7 @@ import { profileStub } from "../../../worker/identity/keys";
 import worker from "../../../worker/index";
 import type { PipelineMessage } from "../../../worker/pipeline/messages";
 import { findSiteByKey, type Site } from "../../../worker/store/sites";
-import { BASE, createSite, drainQueue, eventually, lookup, serverPost, type TestSite } from "../helpers";
+import { adminCall, BASE, createSite, drainQueue, eventually, lookup, serverPost, type TestSite } from "../helpers";
 
 let site: TestSite;
 let row: Site;
@@ -179,5 +179,39 @@ describe("a Durable Object evicted mid-stream", () => {
     expect(profile.identities).toEqual(expect.arrayContaining([{ kind: "anonymousId", value: "a-evicted" }]));
     const seen = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM seen").one().n);
     expect(seen).toBe(33);
+  });
+});
+
+describe("a profile write that fails inside its transaction", () => {
+  // Two views enter the segment; a view whose write was rolled back and then retried is one view.
+  const twoViews = { event: "Product Viewed", within: "7d", count: { op: "gte", value: 2 } };
+
+  /** Makes the object's next write of stored events throw (after the rules' list took them). */
+  const failNextStore = (userId: string) =>
+    runInDurableObject(profileStub(env.PROFILES, `ws_rollback:user:${userId}`), (instance) => {
+      const data = (instance as unknown as { data: { store: (...args: unknown[]) => unknown } }).data;
+      const store = data.store.bind(data);
+      data.store = () => {
+        data.store = store;
+        throw new Error("SQLITE_FULL: injected");
+      };
+    });
+
+  it.each([
+    ["a new profile", false],
+    ["a returning profile", true],
+  ])("%s: the retried event counts once, in counters and in segment rules", async (_label, returning) => {
+    const faultSite = await createSite({}, "ws_rollback");
+    const created = await adminCall("/admin/api/segments", { method: "POST", workspace: "ws_rollback", body: JSON.stringify({ name: "Two views", rule: twoViews }) });
+    expect(created.status).toBe(201);
+    const userId = `u-rollback-${returning ? "returning" : "new"}`;
+    if (returning) expect((await serverPost(faultSite, "/v1/track", { userId, messageId: `${userId}-0`, event: "Signed Up" })).status).toBe(200);
+    await failNextStore(userId);
+    const view = { userId, messageId: `${userId}-1`, event: "Product Viewed" };
+    expect((await serverPost(faultSite, "/v1/track", view)).status).toBe(500);
+    expect((await serverPost(faultSite, "/v1/track", view)).status).toBe(200);
+    const profile = await (await lookup(`userId=${userId}`, "ws_rollback")).json<{ counters: Record<string, number>; segments: string[] }>();
+    expect(profile.counters["event:Product Viewed"]).toBe(1);
+    expect(profile.segments).toEqual([]);
   });
 });
