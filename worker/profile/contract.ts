@@ -23,6 +23,9 @@ export const DAY = 86_400_000;
 
 export type { Definitions } from "../store/definitions";
 
+/** The largest definitions bundle sent with every call rather than on request (a few small segments). */
+export const INLINE_DEFINITIONS_BYTES = 2048;
+
 export interface ApplyRequest {
   key: ProfileKey;
   events: CollectedEvent[];

@@ -4,6 +4,7 @@
  * steps, so a merge interrupted at any point is completed by the next attempt.
  */
 import { parseProfileKey, profileStub, type ProfileKey } from "../identity/keys";
+import { INLINE_DEFINITIONS_BYTES } from "./contract";
 import type { ApplyRequest, ApplyResult, Definitions, ProfileView } from "./store";
 
 const MAX_HOPS = 4;
@@ -32,7 +33,8 @@ export async function followMerges<T extends { forwardedTo?: ProfileKey }>(
 
 /**
  * Applies events, following forward pointers left by merges. The profile is sent the definitions'
- * version; only a profile that holds another version is sent the bundle (a second call). With
+ * version; only a profile that holds another version is sent the bundle (a second call). A
+ * bundle of at most INLINE_DEFINITIONS_BYTES is sent with the first call instead. With
  * `claimed` (the key is only a browser's claim: an anonymousId it sent without a cookie), a pointer
  * into a user's profile is followed only to the users the request verified (`claimed.verified`);
  * otherwise the answer is `intoUser` and nothing is applied (README "Trust model").
@@ -43,7 +45,8 @@ export async function applyToProfile(
   options: { claimed?: { verified: ReadonlySet<ProfileKey> } } = {},
 ): Promise<ApplyResult & { key: ProfileKey; intoUser?: ProfileKey }> {
   const { definitions } = request;
-  const version = definitions && { version: definitions.version };
+  // A small bundle goes with the first call: a profile without it applies at once.
+  const version = definitions && (definitions.bytes <= INLINE_DEFINITIONS_BYTES ? definitions : { version: definitions.version });
   const claimed = options.claimed;
   const stop = claimed ? (next: ProfileKey) => parseProfileKey(next)?.kind === "user" && !claimed.verified.has(next) : undefined;
   const { result, key } = await followMerges(

@@ -1,4 +1,5 @@
-// Segment definitions reach a profile by version: the bundle travels once per profile and change,
+// Segment definitions reach a profile by version: the bundle travels once per profile and change (a
+// small one with every call),
 // and a profile asked with another version applies nothing until it has the bundle.
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -7,7 +8,10 @@ import { normalise } from "../../../worker/collect/normalise";
 import { requestSignals } from "../../../worker/consent/request";
 import { sitePolicy } from "../../../worker/flows/ingest";
 import { profileStub, type ProfileKey } from "../../../worker/identity/keys";
-import { liveDefinitions } from "../../../worker/store/definitions";
+import { INLINE_DEFINITIONS_BYTES } from "../../../worker/profile/contract";
+import { applyToProfile } from "../../../worker/profile/profiles";
+import type { ApplyRequest } from "../../../worker/profile/store";
+import { definitionsOf, liveDefinitions, type Definitions } from "../../../worker/store/definitions";
 import { findSiteByKey } from "../../../worker/store/sites";
 import { adminCall, createSite, lookup, serverPost } from "../helpers";
 
@@ -24,7 +28,7 @@ describe("definitions by version", () => {
     const segment = await created.json<{ id: string }>();
     const key: ProfileKey = "ws_defs:user:u-defs";
 
-    // Through the collection API: the profile asks for the bundle once and keeps it.
+    // Through the collection API: the profile keeps the bundle (this small one travels with the call).
     expect((await serverPost(testSite, "/v1/track", { userId: "u-defs", messageId: "d-1", event: "Seen" })).status).toBe(200);
     const live = await liveDefinitions(env.DB, "ws_defs");
     expect(live.segments.map((s) => s.id)).toEqual([segment.id]);
@@ -59,5 +63,64 @@ describe("definitions by version", () => {
     const changed = await stub.apply(request("d-3", none));
     expect(changed).toMatchObject({ applied: 1, segments: [] });
     expect(await held(key)).toEqual({ version: none.version, segments: [] });
+  });
+});
+
+describe("a small bundle", () => {
+  /** `env.PROFILES` whose stubs count their `apply` calls (the calls are the real object's). */
+  function counting() {
+    const calls: ("bundle" | "version")[] = [];
+    const namespace = new Proxy(env.PROFILES, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (property !== "get") return typeof value === "function" ? value.bind(target) : value;
+        return (id: DurableObjectId) => {
+          const stub = target.get(id);
+          return new Proxy(stub, {
+            get(s, p) {
+              if (p !== "apply") return Reflect.get(s, p);
+              return (request: ApplyRequest) => {
+                calls.push(request.definitions && "segments" in request.definitions ? "bundle" : "version");
+                return s.apply(request);
+              };
+            },
+          });
+        };
+      },
+    });
+    return { namespace, calls };
+  }
+
+  it("travels with the first call, so a new profile applies in one call; a large one is sent on request", async () => {
+    const testSite = await createSite({}, "ws_defs_inline");
+    await adminCall("/admin/api/segments", { method: "POST", workspace: "ws_defs_inline", body: JSON.stringify({ name: "Buyers", rule: { event: "Bought" } }) });
+    const site = (await findSiteByKey(env.DB, testSite.secretKey))!;
+    const live = await liveDefinitions(env.DB, "ws_defs_inline");
+    expect(live.bytes).toBeLessThanOrEqual(INLINE_DEFINITIONS_BYTES);
+    const request = (userId: string, definitions: Definitions) => ({
+      key: `ws_defs_inline:user:${userId}` as ProfileKey,
+      events: [normalise({ type: "track", userId, messageId: `${userId}-1`, event: "Bought" }, new Date())],
+      signals: requestSignals([], { source: "server" }),
+      policy: sitePolicy(site),
+      retentionDays: site.retentionDays,
+      definitions,
+      siteId: site.id,
+    });
+
+    const small = counting();
+    const applied = await applyToProfile(small.namespace, request("u-small", live));
+    expect(small.calls).toEqual(["bundle"]);
+    expect(applied).toMatchObject({ applied: 1, segments: live.segments.map((s) => s.id) });
+
+    // The same bundle padded past the limit (a long segment name): the version first, then the bundle.
+    const segments = live.segments.map((s) => ({ ...s, name: "x".repeat(INLINE_DEFINITIONS_BYTES) }));
+    const large = counting();
+    const big = await applyToProfile(large.namespace, request("u-large", await definitionsOf(segments, live.models)));
+    expect(large.calls).toEqual(["version", "bundle"]);
+    expect(big).toMatchObject({ applied: 1, segments: live.segments.map((s) => s.id) });
+    // Held now: the next event is one call with the version only.
+    large.calls.length = 0;
+    await applyToProfile(large.namespace, { ...request("u-large", await definitionsOf(segments, live.models)), events: [normalise({ type: "track", userId: "u-large", messageId: "u-large-2", event: "Bought" }, new Date())] });
+    expect(large.calls).toEqual(["version"]);
   });
 });
