@@ -1,6 +1,6 @@
 // Segment definitions reach a profile by version: the bundle travels once per profile and change (a
-// small one with every call),
-// and a profile asked with another version applies nothing until it has the bundle.
+// small one with every call), and a profile asked with another version applies nothing until it
+// has the bundle.
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
