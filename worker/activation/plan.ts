@@ -171,8 +171,16 @@ export async function planDeliveries(env: Pick<Env, "DB" | "DELIVERIES">, messag
   if (statements.length > 0) await env.DB.batch(statements);
   for (const id of audienceJobs) queued.push({ kind: "audience", destinationId: id });
   await enqueueDeliveries(env.DELIVERIES, queued);
-  await resendStalled(env, now);
+  // A lost message is found within a minute of being STALLED_AFTER_MS late, not on every batch.
+  if (now < lastStalledCheck || now - lastStalledCheck >= STALLED_CHECK_MS) {
+    await resendStalled(env, now);
+    lastStalledCheck = now;
+  }
 }
+
+/** How often (per isolate, at most) the consumer looks for stalled deliveries. */
+export const STALLED_CHECK_MS = 60_000;
+let lastStalledCheck = -Infinity;
 
 /** A delivery whose queue message was lost (a send that failed after its row was written) is this late. */
 export const STALLED_AFTER_MS = 10 * 60_000;

@@ -16,7 +16,8 @@ import { PURPOSES } from "../consent/purposes";
 import type { PipelineMessage } from "../pipeline/messages";
 import { compileWhere } from "../segments/compile";
 import type { Where } from "../segments/schema";
-import { experienceOf, listExperienceRows } from "../store/experiences";
+import type { StoredExperience } from "../decisions/schema";
+import { currentExperiences } from "../store/experiences";
 import { dayOf, funnelStepOf, touchpointsOf, type Touchpoint, type TouchpointKind } from "./touchpoints";
 import { LOOKBACK_DAYS } from "./credit";
 import { difference, nextContribution, open, openSince, SETTLED_AFTER_DAYS, type Contribution } from "./visitor";
@@ -28,12 +29,18 @@ type Writes = Map<Message<PipelineMessage>, D1PreparedStatement[]>;
 
 type GoalMatcher = { experienceId: string; name: string; where: ((p: Record<string, unknown>) => boolean) | undefined };
 
+/** Goal matchers per loaded list of experiences (the cache hands out the same array until it reloads). */
+const matchersOf = new WeakMap<StoredExperience[], GoalMatcher[]>();
+
+/** The goals of the workspace's experiences, as they are within the experience cache's 30 s. */
 async function goalMatchers(d1: D1Database, workspaceId: string): Promise<GoalMatcher[]> {
-  const rows = await listExperienceRows(d1, workspaceId);
-  return rows.flatMap((row) => {
-    const experience = experienceOf(row);
-    return experience.goal ? [{ experienceId: row.id, name: experience.goal.event, where: compileWhere(experience.goal.where as Where[] | undefined) }] : [];
-  });
+  const experiences = await currentExperiences(d1, workspaceId);
+  let matchers = matchersOf.get(experiences);
+  if (!matchers) {
+    matchers = experiences.flatMap((e) => (e.goal ? [{ experienceId: e.id, name: e.goal.event, where: compileWhere(e.goal.where as Where[] | undefined) }] : []));
+    matchersOf.set(experiences, matchers);
+  }
+  return matchers;
 }
 
 const goalsOf = (matchers: GoalMatcher[]) => (event: CollectedEvent) =>

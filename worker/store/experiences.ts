@@ -1,6 +1,6 @@
 /**
  * Experiences in D1, and the live ones of a workspace cached per isolate (30 s), so a decision
- * reads no D1.
+ * reads no D1; so are all of them (not deleted), whose goals the report rollups match.
  */
 import { and, asc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -12,6 +12,8 @@ export type ExperienceRow = typeof experiences.$inferSelect;
 export const EXPERIENCE_CACHE_MS = 30_000;
 
 const cache = new TtlCache<string, StoredExperience[]>(EXPERIENCE_CACHE_MS);
+/** Every experience of a workspace that is not deleted, live or not (goals are matched for all of them). */
+const allCache = new TtlCache<string, StoredExperience[]>(EXPERIENCE_CACHE_MS);
 
 export function experienceOf(row: ExperienceRow): StoredExperience {
   const parsed = parseExperience(row.body);
@@ -41,6 +43,12 @@ export async function liveExperiences(db: D1Database, workspaceId: string): Prom
   return cache.getOrLoad(workspaceId, async () => (await listExperienceRows(db, workspaceId)).map(experienceOf).filter((e) => e.status === "live"));
 }
 
+/** The workspace's experiences that are not deleted, whatever their status, cached (the same array until it reloads). */
+export async function currentExperiences(db: D1Database, workspaceId: string): Promise<StoredExperience[]> {
+  return allCache.getOrLoad(workspaceId, async () => (await listExperienceRows(db, workspaceId)).map(experienceOf));
+}
+
 export function forgetExperiences(workspaceId: string): void {
   cache.delete(workspaceId);
+  allCache.delete(workspaceId);
 }

@@ -7,7 +7,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it, vi } from "vitest";
 import { attemptDelivery, consumeDeliveries } from "../../../worker/activation/deliver";
 import type { DeliveryMessage } from "../../../worker/activation/messages";
-import { planDeliveries } from "../../../worker/activation/plan";
+import { planDeliveries, STALLED_CHECK_MS } from "../../../worker/activation/plan";
 import { PAUSE_AFTER_FAILURES, PAUSE_AFTER_MS } from "../../../worker/activation/schedule";
 import { adminCall } from "../helpers";
 import { ANALYTICS_ONLY, createDestination, deliveriesOf, deliveryEnv, deps, eventMessage, GRANTED, recordingFetch, recordingQueue, REFUSED } from "./helpers";
@@ -219,5 +219,26 @@ describe("delivery", () => {
     const healthy = recordingFetch(ok);
     await attemptDelivery(deliveryEnv(recordingQueue()), rows[PAUSE_AFTER_FAILURES]!.id as string, deps(healthy.fetch, start + PAUSE_AFTER_MS + 1000));
     expect(healthy.requests).toHaveLength(1);
+  });
+});
+
+describe("a delivery whose queue message was lost", () => {
+  it("gets a new message from a later batch's plan once it is STALLED_AFTER_MS late; the consumer looks at most once a minute", async () => {
+    const ws = "ws_stalled";
+    const { rows } = await planned(ws, {}, eventMessage(ws, {}), eventMessage(ws, {}));
+    const [lost, other] = rows.map((r) => r.id as string);
+    // Far ahead of every plan the other tests made (their clock), so this test's checks are its own.
+    const at = Date.now() + 30 * 86_400_000;
+    const resent = async (now: number) => {
+      const queue = recordingQueue();
+      await planDeliveries(deliveryEnv(queue), [], now);
+      return queue.sent.map((s) => (s.body as DeliveryMessage & { id: string }).id).filter((id) => id === lost || id === other);
+    };
+    expect((await resent(at)).sort()).toEqual([lost, other].sort());
+    // The second one's message is lost too, right after: a batch within the minute does not look again…
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = 0 WHERE id = ?").bind(other).run();
+    expect(await resent(at + 30_000)).toEqual([]);
+    // …the first batch after it does.
+    expect(await resent(at + STALLED_CHECK_MS)).toEqual([other]);
   });
 });
