@@ -3,8 +3,8 @@
  * further kinds, such as prediction models, join this bundle), versioned by their content. The
  * collection path sends a profile the version only; a profile holding another version asks for
  * the whole bundle once (DESIGN.md §2), so definitions are neither sent nor compared per event.
- * A bundle of at most INLINE_DEFINITIONS_BYTES (profile/contract.ts) travels with every call instead: it costs less
- * than the second call a new profile (or one after a change) would otherwise make.
+ * A bundle of at most INLINE_DEFINITIONS_BYTES (profile/contract.ts) travels with every call
+ * instead: it costs less than the second call a new profile (or one after a change) would make.
  */
 import type { ModelDef } from "../predictions/score";
 import type { SegmentDef } from "../segments/membership";

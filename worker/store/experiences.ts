@@ -11,9 +11,10 @@ import { TtlCache } from "./cache";
 export type ExperienceRow = typeof experiences.$inferSelect;
 export const EXPERIENCE_CACHE_MS = 30_000;
 
-const cache = new TtlCache<string, StoredExperience[]>(EXPERIENCE_CACHE_MS);
 /** Every experience of a workspace that is not deleted, live or not (goals are matched for all of them). */
-const allCache = new TtlCache<string, StoredExperience[]>(EXPERIENCE_CACHE_MS);
+const cache = new TtlCache<string, StoredExperience[]>(EXPERIENCE_CACHE_MS);
+/** The live ones of each loaded list (the same array until the list reloads). */
+const liveOf = new WeakMap<StoredExperience[], StoredExperience[]>();
 
 export function experienceOf(row: ExperienceRow): StoredExperience {
   const parsed = parseExperience(row.body);
@@ -40,15 +41,17 @@ export async function getExperience(db: D1Database, workspaceId: string, id: str
 
 /** The workspace's experiences that may be decided (status live), cached. */
 export async function liveExperiences(db: D1Database, workspaceId: string): Promise<StoredExperience[]> {
-  return cache.getOrLoad(workspaceId, async () => (await listExperienceRows(db, workspaceId)).map(experienceOf).filter((e) => e.status === "live"));
+  const all = await currentExperiences(db, workspaceId);
+  let live = liveOf.get(all);
+  if (!live) liveOf.set(all, (live = all.filter((e) => e.status === "live")));
+  return live;
 }
 
 /** The workspace's experiences that are not deleted, whatever their status, cached (the same array until it reloads). */
 export async function currentExperiences(db: D1Database, workspaceId: string): Promise<StoredExperience[]> {
-  return allCache.getOrLoad(workspaceId, async () => (await listExperienceRows(db, workspaceId)).map(experienceOf));
+  return cache.getOrLoad(workspaceId, async () => (await listExperienceRows(db, workspaceId)).map(experienceOf));
 }
 
 export function forgetExperiences(workspaceId: string): void {
   cache.delete(workspaceId);
-  allCache.delete(workspaceId);
 }
