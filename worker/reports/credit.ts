@@ -75,6 +75,8 @@ export function largestRemainder(amount: number, weights: readonly number[]): nu
 
 export interface Touch {
   at: number;
+  /** Orders touches of the same instant (the touchpoint's id): every path breaks such ties alike. */
+  id?: string;
   source: string;
   medium: string;
   campaign: string;
@@ -90,6 +92,9 @@ export interface Credit {
   revenue: number;
 }
 
+/** Oldest first; touches of the same instant by id, so each way of crediting picks the same first and last touch. */
+export const byTime = (a: { at: number; id?: string }, b: { at: number; id?: string }) => a.at - b.at || ((a.id ?? "") < (b.id ?? "") ? -1 : (a.id ?? "") > (b.id ?? "") ? 1 : 0);
+
 const groupKey = (t: Pick<Touch, "source" | "medium" | "campaign">) => `${t.source}\u001f${t.medium}\u001f${t.campaign}`;
 
 /**
@@ -98,7 +103,7 @@ const groupKey = (t: Pick<Touch, "source" | "medium" | "campaign">) => `${t.sour
  * campaign are summed into one row.
  */
 export function creditConversion(model: Model, touches: readonly Touch[], at: number, revenueCents: number, lookbackMs: number): Credit[] {
-  return creditPath(model, touches.filter((t) => t.at <= at && t.at >= at - lookbackMs).sort((a, b) => a.at - b.at), revenueCents);
+  return creditPath(model, touches.filter((t) => t.at <= at && t.at >= at - lookbackMs).sort(byTime), revenueCents);
 }
 
 /** A touch with its row's key computed once, for crediting many conversions over one list. */

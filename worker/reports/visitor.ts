@@ -4,7 +4,7 @@
  * that arrive late or out of order, and batches that are delivered twice, leave the aggregates as
  * if every event had arrived once, in order.
  */
-import { creditPath, LOOKBACK_DAYS, MODELS, touchKey, type KeyedTouch } from "./credit";
+import { byTime, creditPath, LOOKBACK_DAYS, MODELS, touchKey, type KeyedTouch } from "./credit";
 import { dayOf, type Touchpoint } from "./touchpoints";
 
 const DAY_MS = 86_400_000;
@@ -18,8 +18,6 @@ const add = (into: Contribution, key: unknown[], values: number[]) => {
   if (current) values.forEach((v, i) => (current[i] = (current[i] ?? 0) + v));
   else into[k] = [...values];
 };
-
-const byTime = (a: Touchpoint, b: Touchpoint) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
  * Attribution credit of conversions this many days older than the visitor's newest event is final

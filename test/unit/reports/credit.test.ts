@@ -43,6 +43,15 @@ describe("creditConversion", () => {
     expect(bySource(model, n, revenue)).toEqual(expected);
   });
 
+  it("breaks a tie between touches of the same instant by their id, whatever order they come in", () => {
+    const news = { at: AT, id: "t10", source: "news", medium: "email", campaign: "n" };
+    const google = { at: AT, id: "t2", source: "google", medium: "cpc", campaign: "x" };
+    for (const touches of [[news, google], [google, news]]) {
+      expect(creditConversion("last", touches, AT, 100, DAY).map((r) => r.source)).toEqual(["google"]);
+      expect(creditConversion("first", touches, AT, 100, DAY).map((r) => r.source)).toEqual(["news"]);
+    }
+  });
+
   it("position gives the middle touches 20% between them, not 20% each or 20%/n (credits sum to the revenue)", () => {
     for (let n = 3; n <= 12; n++) {
       const rows = creditConversion("position", Array.from({ length: n }, (_, i) => ({ at: AT - (n - i), source: `s${i}`, medium: "m", campaign: "c" })), AT, 12_345, DAY);

@@ -144,6 +144,7 @@ describe("contributionOf", () => {
             ? tp(`x${i}`, item.minutes, "exposure", { experienceId: "e1", variant: item.variant }, "e1")
             : tp(`c${i}`, item.minutes, "conversion", item.goal ? { revenue: item.revenue, goals: ["e1"] } : { revenue: item.revenue }),
       );
+    const item = (minutes: number, kind: Touchpoint["kind"], source: number) => ({ minutes, kind, source, revenue: 100, goal: false, variant: "a" });
     /** What the consumer stores after each batch: the contribution over what it knows, settled days left out. */
     const stored = (known: Touchpoint[]) => contributionOf(known, openSince(known));
 
@@ -167,7 +168,7 @@ describe("contributionOf", () => {
         fc.property(history, fc.boolean(), (items, snap) => {
           // Whole days apart (half the runs): touches exactly on a lookback's edge, or at the conversion's time.
           const all = touchpoints(snap ? items.map((item) => ({ ...item, minutes: Math.round(item.minutes / 1440 / 10) * 1440 })) : items);
-          const touches = all.filter((t) => t.kind === "touch").map((t) => ({ at: t.at, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) }));
+          const touches = all.filter((t) => t.kind === "touch").map((t) => ({ at: t.at, id: t.id, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) }));
           const expected: Record<string, number[]> = {};
           for (const c of all.filter((t) => t.kind === "conversion")) {
             for (const model of MODELS) {
@@ -184,7 +185,8 @@ describe("contributionOf", () => {
           const attribution = Object.fromEntries(Object.entries(contributionOf(all)).filter(([key]) => key.startsWith('["a"')));
           expect(attribution).toEqual(expected);
         }),
-        { numRuns: 200 },
+        // Found by CI: two sources' touches at the conversion's instant, whose ids ("t2", "t10") sort unlike their order here.
+        { numRuns: 200, examples: [[[...Array.from({ length: 10 }, (_, i) => item(i === 1 || i === 2 ? 21_600 : 0, i === 1 ? "conversion" : "touch", 0)), item(21_600, "touch", 1)], false]] },
       );
     });
 
