@@ -19,6 +19,7 @@ import { benchDecide, createDecisions, DECIDE_TARGETS, warmProfiles } from "./de
 import { benchDestinations, LATENCY_P50_TARGET_MS } from "./destinations.mjs";
 import { benchEdge, startOrigin } from "./edge.mjs";
 import { benchHostile } from "./hostile.mjs";
+import { benchFloor, ceiling } from "./floor.mjs";
 import { benchHttp, CONNECTIONS } from "./http.mjs";
 import { root, startDev, stateRoot } from "./lib/wrangler-dev.mjs";
 import { benchTagSize } from "./tag-size.mjs";
@@ -115,6 +116,24 @@ try {
   row("HTTP figures (wrangler dev)", "error (see latest.json)", "", "MISS");
 } finally {
   await dev?.stop();
+}
+
+// 3b. The platform's floor: what track's platform calls alone reach on the same simulation (the
+// ceiling of each track ratio above), on a Worker of its own with none of Cohort's logic.
+log("floor: starting wrangler dev on test/bench/floor (offline, fresh state)");
+try {
+  results.floor = await benchFloor(log);
+  const f = results.floor;
+  const errs = (r) => (r.non2xx > 0 ? `, ${r.non2xx} non-2xx` : "");
+  row("floor: POST /healthz on the floor Worker, req/s", `${int(f.empty.rps)} (${int(f.empty.first)} then ${int(f.empty.second)})`, "baseline", "info");
+  // The same calls on Cohort's empty route (measured above): the most each track figure could reach.
+  const cohortEmpty = results.http?.empty?.rps;
+  const onCohort = (r) => (cohortEmpty ? `, at most ${ceiling(cohortEmpty, r.addedMs).toFixed(2)}× on Cohort's empty route` : "");
+  for (const r of f.routes) row(`floor: ${r.name}, req/s`, `${int(r.rps)} = ${r.ratio.toFixed(2)}× its empty route, +${r.addedMs.toFixed(2)} ms a request${onCohort(r)}${errs(r)}`, "", r.non2xx > 0 ? "MISS" : "info");
+} catch (error) {
+  results.floor = { error: String(error.stack ?? error) };
+  log(error);
+  row("floor figures (wrangler dev)", "error (see latest.json)", "", "MISS");
 }
 
 // 4. Decide latency and the edge route, on a wrangler dev of their own in front of a local origin.
