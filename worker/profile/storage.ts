@@ -54,8 +54,19 @@ function insertText(table: string, columns: readonly string[], rows: number, tai
 }
 
 const META_UPSERT = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-/** Every meta row (journal 0) and the last migration the journal records (journal 1), in one statement. */
-const META_AND_JOURNAL = 'SELECT 0 AS journal, name, value FROM meta UNION ALL SELECT 1, NULL, MAX(created_at) FROM "__drizzle_migrations"';
+/**
+ * What an object reads when it starts, in one statement: every meta row (part 0), the last
+ * migration the journal records (part 1), and the small sets every event consults: counter names
+ * (2), identities (3: kind, value) and memberships (4). Each set is bounded (limits.ts).
+ */
+const START_READ = [
+  "SELECT 0 AS part, name, value FROM meta",
+  'SELECT 1, NULL, MAX(created_at) FROM "__drizzle_migrations"',
+  "SELECT 2, name, NULL FROM counters",
+  "SELECT 3, kind, value FROM identities",
+  "SELECT 4, segment_id, NULL FROM memberships",
+].join(" UNION ALL ");
+type StartRow = { part: number; name: string | null; value: string | number | null };
 const TRAIT_UPSERT = "INSERT INTO traits (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 const TRAIT_UPSERT_NEWER = `${TRAIT_UPSERT} WHERE excluded.updated_at > traits.updated_at`;
 
@@ -65,7 +76,7 @@ const identityOf = (kind: string, value: string) => `${kind}\u0000${value}`;
 export class ProfileStorage {
   readonly db: DrizzleSqliteDODatabase<typeof schema>;
   private values = new Map<string, string>();
-  /** Counter names held, identities bound (`kind NUL value`), segments the profile is in: loaded on first use. */
+  /** Counter names held, identities bound (`kind NUL value`), segments the profile is in (read when the object starts), trait names (on first use). */
   private counterNames?: Set<string>;
   private traitNames?: Set<string>;
   private identityKeys?: Set<string>;
@@ -93,9 +104,9 @@ export class ProfileStorage {
   migrate(): void {
     const current = migrations.journal.entries.at(-1)!.when;
     try {
-      const rows = this.storage.sql.exec<{ journal: number; name: string | null; value: string | number | null }>(META_AND_JOURNAL).toArray();
-      const last = rows.find((r) => r.journal === 1)?.value;
-      if (last !== null && last !== undefined && Number(last) >= current) return this.loaded(rows.filter((r) => r.journal === 0) as { name: string; value: string }[]);
+      const rows = this.storage.sql.exec<StartRow>(START_READ).toArray();
+      const last = rows.find((r) => r.part === 1)?.value;
+      if (last !== null && last !== undefined && Number(last) >= current) return this.started(rows);
     } catch (error) {
       // No meta or no journal table: a new database, or one from before migrations (below).
       if (!/no such table/.test(String(error))) throw error;
@@ -130,8 +141,17 @@ export class ProfileStorage {
   }
 
   private reload(): void {
-    this.loaded(this.storage.sql.exec<{ name: string; value: string }>("SELECT name, value FROM meta").toArray());
+    this.started(this.storage.sql.exec<StartRow>(START_READ).toArray());
     this.onReload();
+  }
+
+  /** Takes the start read's rows: the meta values, and the sets it holds (traits are read on first use). */
+  private started(rows: StartRow[]): void {
+    this.loaded(rows.filter((r) => r.part === 0) as { name: string; value: string }[]);
+    const names = (part: number) => rows.filter((r) => r.part === part).map((r) => String(r.name));
+    this.counterNames = new Set(names(2));
+    this.identityKeys = new Set(rows.filter((r) => r.part === 3).map((r) => identityOf(String(r.name), String(r.value))));
+    this.members = names(4).sort();
   }
 
   /** Takes `rows` as the meta values; the sets loaded on first use are read again when next used. */

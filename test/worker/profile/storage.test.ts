@@ -217,6 +217,27 @@ describe("the profile's bounds", () => {
   }, 60_000);
 });
 
+describe("an object that starts again", () => {
+  it("reads its counter names and identities when it starts, so the bounds hold across restarts", async () => {
+    const site = await createSite({}, "ws_bounds_restart");
+    const key = "ws_bounds_restart:user:u-restart" as ProfileKey;
+    const groups = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ type: "group", userId: "u-restart", groupId: `g${from + i}` }));
+    const names = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ type: "track", userId: "u-restart", event: `E${from + i}` }));
+    // Full: MAX_IDENTITIES identities (the userId first) and MAX_COUNTERS counters.
+    expect((await serverPost(site, "/v1/batch", { batch: groups(0, MAX_IDENTITIES) })).status).toBe(200);
+    for (let start = 0; start < MAX_COUNTERS; start += 400) expect((await serverPost(site, "/v1/batch", { batch: names(start, 400) })).status).toBe(200);
+    await evictDurableObject(profileStub(env.PROFILES, key));
+    // Started again: new groups and names find the sets full.
+    expect((await serverPost(site, "/v1/batch", { batch: [...groups(MAX_IDENTITIES, 5), ...names(MAX_COUNTERS + 400, 5)] })).status).toBe(200);
+    const profile = await (await lookup("userId=u-restart", "ws_bounds_restart")).json<{ identities: unknown[]; counters: Record<string, number> }>();
+    expect(profile.identities).toHaveLength(MAX_IDENTITIES);
+    expect(profile.identities).not.toContainEqual({ kind: "groupId", value: `g${MAX_IDENTITIES}` });
+    expect(Object.keys(profile.counters)).toHaveLength(MAX_COUNTERS);
+    expect(profile.counters[OTHER_EVENTS]).toBeGreaterThanOrEqual(5);
+    expect(profile.counters.total).toBe(MAX_IDENTITIES + Math.ceil(MAX_COUNTERS / 400) * 400 + 10);
+  }, 60_000);
+});
+
 describe("a profile's cheaper first event and batched writes", () => {
   const schemaOf = (state: DurableObjectState) =>
     state.storage.sql
