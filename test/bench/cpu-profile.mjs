@@ -142,7 +142,7 @@ export function summarise(profile, moduleOf, top = 15) {
 }
 
 /** Profiles the Worker (and its objects) while `during()` runs; returns summarise()'s answer. */
-export async function cpuProfile(dev, during, { top = 15, intervalUs = 200 } = {}) {
+export async function cpuProfile(dev, during, { top = 15, intervalUs = 200, keep = true } = {}) {
   const inspector = await connect(dev.inspectorPort);
   try {
     await inspector.send("Profiler.enable");
@@ -154,10 +154,10 @@ export async function cpuProfile(dev, during, { top = 15, intervalUs = 200 } = {
     } finally {
       var { profile } = await inspector.send("Profiler.stop");
     }
-    // Script sources only now (the debugger is not on while the load runs).
+    // Script sources only now (the debugger is not on while the load runs), and only for a summary with functions.
     await inspector.send("Debugger.enable");
     const sources = new Map();
-    for (const scriptId of new Set(profile.nodes.map((n) => n.callFrame.scriptId).filter((id) => id && id !== "0"))) {
+    for (const scriptId of top > 0 ? new Set(profile.nodes.map((n) => n.callFrame.scriptId).filter((id) => id && id !== "0")) : []) {
       try {
         const { scriptSource } = await inspector.send("Debugger.getScriptSource", { scriptId });
         sources.set(scriptId, moduleLines(scriptSource));
@@ -169,7 +169,7 @@ export async function cpuProfile(dev, during, { top = 15, intervalUs = 200 } = {
     await inspector.send("Profiler.disable");
     const moduleOf = (scriptId, line) => sources.get(scriptId)?.(line) ?? "?";
     // BENCH_PROFILE_DIR: the whole profile is kept too (each frame with its module), for DevTools or a script.
-    if (process.env.BENCH_PROFILE_DIR) {
+    if (process.env.BENCH_PROFILE_DIR && keep) {
       for (const n of profile.nodes) n.callFrame.module = n.callFrame.url ? moduleOf(n.callFrame.scriptId, n.callFrame.lineNumber) : "(native)";
       mkdirSync(process.env.BENCH_PROFILE_DIR, { recursive: true });
       const file = join(process.env.BENCH_PROFILE_DIR, `${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
@@ -198,6 +198,16 @@ export function formatProfile(label, p) {
   return lines.join("\n");
 }
 
+/** Waits (up to a minute) until the isolate is idle for 90% of a second; returns the last idle share. */
+export async function settle(dev, { timeoutMs = 60_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await cpuProfile(dev, () => new Promise((r) => setTimeout(r, 1000)), { top: 0, intervalUs: 1000, keep: false });
+    const idle = p.sampledMs > 0 ? p.split.idle / p.sampledMs : 1;
+    if (idle >= 0.9 || Date.now() > deadline) return idle;
+  }
+}
+
 /**
  * The collection path's profiles, after benchHttp (whose warm-up created the returning visitors):
  * returning visitors, then new visitors, each under the same load as the measured runs.
@@ -206,15 +216,22 @@ export async function profileHttp(dev, log = console.error, seconds = Math.min(S
   const auth = basic(dev.secretKey);
   let turn = 0;
   const runs = [
-    { label: `POST /v1/track, returning visitors, ${CONNECTIONS} clients`, body: () => trackEvent(`u-returning-${turn++ % RETURNING_USERS}`) },
-    { label: `POST /v1/track, new visitors, ${CONNECTIONS} clients`, body: () => trackEvent(`u-${nextId()}`) },
+    { label: `POST /healthz (empty route), ${CONNECTIONS} clients`, path: "/healthz", body: () => trackEvent(`u-${nextId()}`) },
+    { label: `POST /v1/track, returning visitors, ${CONNECTIONS} clients`, path: "/v1/track", body: () => trackEvent(`u-returning-${turn++ % RETURNING_USERS}`) },
+    { label: `POST /v1/track, new visitors, ${CONNECTIONS} clients`, path: "/v1/track", body: () => trackEvent(`u-${nextId()}`) },
   ];
   const profiles = [];
   for (const run of runs) {
-    log(`  CPU profile: ${run.label} (${seconds} s)`);
-    const p = await cpuProfile(dev, () => load(dev.url, "/v1/track", auth, run.body, { seconds }));
-    profiles.push({ label: `${run.label}, ${Math.round(p.load.rps)} req/s while profiled`, ...p, load: undefined });
-    await drain(dev);
+    // The queue consumer may still be working off an earlier run's backlog: its work would be
+    // counted against this run's requests.
+    const idle = await settle(dev);
+    log(`  CPU profile: ${run.label} (${seconds} s; the isolate was ${Math.round(idle * 100)}% idle before)`);
+    const p = await cpuProfile(dev, () => load(dev.url, run.path, auth, run.body, { seconds }));
+    // The isolate's busy time per answered request: steadier than req/s on a shared machine (the
+    // load generator's share of the cores drops out), and the queue consumer's work is in it.
+    const busyPerRequest = p.load.ok > 0 ? p.busyMs / p.load.ok : undefined;
+    profiles.push({ label: `${run.label}, ${Math.round(p.load.rps)} req/s while profiled, ${busyPerRequest?.toFixed(2) ?? "?"} ms busy a request`, path: run.path, busyPerRequest, ...p, load: undefined });
+    if (run.path !== "/healthz") await drain(dev);
   }
   return profiles;
 }
@@ -229,7 +246,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     console.log(`empty ${Math.round(h.empty.rps)} req/s (${Math.round(h.empty.first.rps)} then ${Math.round(h.empty.second.rps)})`);
     console.log(`track returning ${r(h.trackReturning)}, new ${r(h.trackNew)}, hot ${r(h.trackHot)}`);
     for (const b of h.batches) console.log(`batch × ${b.size}: ${Math.round(b.eventsPerSec)} events/s = ${b.vsSingle.toFixed(1)}× single (${b.non2xx} non-2xx)`);
-    if (process.env.BENCH_PROFILE !== "0") for (const p of await profileHttp(dev)) console.log(`\n${formatProfile(p.label, p)}`);
+    if (process.env.BENCH_PROFILE !== "0") {
+      const profiles = await profileHttp(dev);
+      for (const p of profiles) console.log(`\n${formatProfile(p.label, p)}`);
+      const [empty, ...tracks] = profiles;
+      for (const p of tracks) if (empty.busyPerRequest && p.busyPerRequest) console.log(`busy a request: ${p.path} ${p.busyPerRequest.toFixed(2)} ms = ${(empty.busyPerRequest / p.busyPerRequest).toFixed(2)}× the empty route's ${empty.busyPerRequest.toFixed(2)} ms (${p.label})`);
+    }
     console.log(`load average after: ${load()}`);
   } finally {
     await dev.stop();
