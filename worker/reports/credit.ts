@@ -106,6 +106,18 @@ export function creditConversion(model: Model, touches: readonly Touch[], at: nu
   return creditPath(model, touches.filter((t) => t.at <= at && t.at >= at - lookbackMs).sort(byTime), revenueCents);
 }
 
+/**
+ * All of a conversion to one row: what every model gives a path whose touches share one source,
+ * medium and campaign (the shares of `largestRemainder` add up to the whole).
+ */
+export const wholeCredit = (touch: Pick<Touch, "source" | "medium" | "campaign">, revenueCents: number): Credit => ({
+  source: touch.source,
+  medium: touch.medium,
+  campaign: touch.campaign,
+  credit: CREDIT_UNIT,
+  revenue: revenueCents,
+});
+
 /** A touch with its row's key computed once, for crediting many conversions over one list. */
 export type KeyedTouch = Touch & { key?: string };
 
@@ -116,11 +128,8 @@ export const touchKey = groupKey;
  * and last touch cost one row; linear and position-based one pass over the path.
  */
 export function creditPath(model: Model, path: readonly KeyedTouch[], revenueCents: number): Credit[] {
-  if (path.length === 0) return [{ source: DIRECT, medium: NONE, campaign: NONE, credit: CREDIT_UNIT, revenue: revenueCents }];
-  if (model === "first" || model === "last" || path.length === 1) {
-    const touch = model === "last" ? path[path.length - 1]! : path[0]!;
-    return [{ source: touch.source, medium: touch.medium, campaign: touch.campaign, credit: CREDIT_UNIT, revenue: revenueCents }];
-  }
+  if (path.length === 0) return [wholeCredit({ source: DIRECT, medium: NONE, campaign: NONE }, revenueCents)];
+  if (model === "first" || model === "last" || path.length === 1) return [wholeCredit(model === "last" ? path[path.length - 1]! : path[0]!, revenueCents)];
   const weights = modelWeights(model, path.length);
   const credit = largestRemainder(CREDIT_UNIT, weights);
   const revenue = largestRemainder(revenueCents, weights);

@@ -4,7 +4,7 @@
  * that arrive late or out of order, and batches that are delivered twice, leave the aggregates as
  * if every event had arrived once, in order.
  */
-import { byTime, creditPath, LOOKBACK_DAYS, MODELS, touchKey, type KeyedTouch } from "./credit";
+import { byTime, creditPath, LOOKBACK_DAYS, MODELS, touchKey, wholeCredit, type KeyedTouch } from "./credit";
 import { dayOf, type Touchpoint } from "./touchpoints";
 
 const DAY_MS = 86_400_000;
@@ -79,15 +79,22 @@ function addAttribution(out: Contribution, sorted: readonly Touchpoint[], conver
     const touch = { at: t.at, source: String(t.data.source), medium: String(t.data.medium), campaign: String(t.data.campaign) };
     touches.push({ ...touch, key: touchKey(touch) });
   }
+  // Where each touch's run of touches with its row begins: a path inside one run (a visitor who
+  // came from one campaign) gives all of a conversion to that row under every model, found in O(1).
+  const runStart: number[] = [];
+  touches.forEach((t, i) => runStart.push(i > 0 && touches[i - 1]!.key === t.key ? runStart[i - 1]! : i));
   for (const conversion of conversions) {
     const day = dayOf(conversion.at);
     if (day < since) continue;
     const revenue = Number(conversion.data.revenue ?? 0);
     const end = firstWhere(touches, (t) => t.at > conversion.at);
-    const paths = LOOKBACK_DAYS.map((lookback) => touches.slice(firstWhere(touches, (t) => t.at >= conversion.at - lookback * DAY_MS), end));
+    const starts = LOOKBACK_DAYS.map((lookback) => firstWhere(touches, (t) => t.at >= conversion.at - lookback * DAY_MS));
+    const paths: KeyedTouch[][] = [];
     for (const model of MODELS) {
       LOOKBACK_DAYS.forEach((lookback, i) => {
-        for (const row of creditPath(model, paths[i]!, revenue)) {
+        const start = starts[i]!;
+        const rows = end > start && runStart[end - 1]! <= start ? [wholeCredit(touches[start]!, revenue)] : creditPath(model, (paths[i] ??= touches.slice(start, end)), revenue);
+        for (const row of rows) {
           add(out, ["a", conversion.siteId, day, conversion.name, model, lookback, row.source, row.medium, row.campaign], [sign * row.credit, sign * row.revenue]);
         }
       });

@@ -185,8 +185,15 @@ describe("contributionOf", () => {
           const attribution = Object.fromEntries(Object.entries(contributionOf(all)).filter(([key]) => key.startsWith('["a"')));
           expect(attribution).toEqual(expected);
         }),
-        // Found by CI: two sources' touches at the conversion's instant, whose ids ("t2", "t10") sort unlike their order here.
-        { numRuns: 200, examples: [[[...Array.from({ length: 10 }, (_, i) => item(i === 1 || i === 2 ? 21_600 : 0, i === 1 ? "conversion" : "touch", 0)), item(21_600, "touch", 1)], false]] },
+        {
+          numRuns: 200,
+          examples: [
+            // Found by CI: two sources' touches at the conversion's instant, whose ids ("t2", "t10") sort unlike their order here.
+            [[...Array.from({ length: 10 }, (_, i) => item(i === 1 || i === 2 ? 21_600 : 0, i === 1 ? "conversion" : "touch", 0)), item(21_600, "touch", 1)], false],
+            // One source throughout (all of each conversion to its row), then the same source again after another's touch.
+            [[item(0, "touch", 0), item(60, "touch", 0), item(120, "touch", 0), item(180, "conversion", 0), item(240, "touch", 1), item(300, "touch", 0), item(360, "conversion", 0)], false],
+          ],
+        },
       );
     });
 
