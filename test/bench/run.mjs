@@ -110,6 +110,11 @@ try {
   }
   // Where the time goes: a CPU profile of the Worker and its objects under the same loads (not timed figures).
   results.profiles = await profileHttp(dev, log);
+  const busy = results.profiles.map((p) => p.busyPerRequest);
+  if (busy.every((ms) => ms > 0)) {
+    const [empty, returning, fresh] = busy;
+    row("isolate busy ms a request (CPU profile): empty / track returning / track new", `${empty.toFixed(2)} / ${returning.toFixed(2)} (${(empty / returning).toFixed(2)}×) / ${fresh.toFixed(2)} (${(empty / fresh).toFixed(2)}×)`, "", "info");
+  }
 } catch (error) {
   results.http = { error: String(error.stack ?? error) };
   log(error);
