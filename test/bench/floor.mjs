@@ -3,7 +3,8 @@
  * `wrangler dev` simulation and machine as http.mjs, with none of Cohort's logic (a Worker of its
  * own, test/bench/floor/worker.js). Each route adds one platform call to the empty route — a
  * rate-limit call, a queue send (with a consumer that archives each batch in D1), a Durable Object
- * call that records the event's messageId in SQLite — and `/track` makes all three, for returning
+ * call that records the event's messageId in SQLite (and one to a new object that first creates a
+ * new Cohort profile's schema) — and `/track` makes all three, for returning
  * objects (created by a warm-up pass and cycled through, as http.mjs does), a new object per
  * request, and one hot object. Each figure is a ratio to the empty route, so it is the ceiling of
  * the matching track ratio in http.mjs: Cohort's track does these calls and its own work besides.
@@ -79,7 +80,7 @@ export async function benchFloor(log = console.error) {
       return result;
     };
     // Warm the isolate and every code path, and create the returning objects.
-    for (const path of ["/healthz", "/limit", "/queue", "/object", "/track"]) await load(dev.url, path, {}, bodies.fresh, { seconds: 2 });
+    for (const path of ["/healthz", "/limit", "/queue", "/object", "/object-schema", "/track"]) await load(dev.url, path, {}, bodies.fresh, { seconds: 2 });
     for (let i = 0; i < RETURNING_USERS; i += 16) {
       await Promise.all(Array.from({ length: Math.min(16, RETURNING_USERS - i) }, (_, j) => fetch(`${dev.url}/object`, { method: "POST", body: JSON.stringify(trackEvent(`u-returning-${i + j}`)) })));
     }
@@ -91,6 +92,7 @@ export async function benchFloor(log = console.error) {
     await add("queue send", "/queue", bodies.fresh);
     await add("object call, returning", "/object", bodies.returning);
     await add("object call, new object", "/object", bodies.fresh);
+    await add("object call, new object creating a Cohort profile's schema", "/object-schema", bodies.fresh);
     await add("track floor, returning", "/track", bodies.returning);
     await add("track floor, new object", "/track", bodies.fresh);
     await add("track floor, one hot object", "/track", bodies.hot);

@@ -26,9 +26,9 @@ const DATA_META = ["key", "first_seen", "last_seen", "context", "edge_at", "pred
 /** Rows per multi-row statement (3 columns each: well under SQLite's bound-parameter limits). */
 const ROWS = 30;
 
-/** Every migration's statements in one script, with drizzle's journal table (built once per isolate). */
+/** Every migration's statements in one script, with drizzle's journal table (built once per isolate; the bench's floor creates it too). */
 let schemaScript: string | undefined;
-function freshSchema(): string {
+export function freshSchema(): string {
   schemaScript ??= [
     'CREATE TABLE "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric);',
     ...migrations.journal.entries.map((entry) => {

@@ -10,16 +10,32 @@
  *   queue; the consumer writes each batch to D1 in one statement).
  * - `POST /object`: plus one call to the event's user's Durable Object, which records its
  *   messageId in one SQLite statement (Cohort's object records it, then the event's effects).
+ * - `POST /object-schema`: the object call, to an object that first creates the tables and indexes
+ *   of a new Cohort profile (worker/profile/storage.ts `freshSchema`) and records the messageId there.
  * - `POST /track`: all three, as a track request needs them (the rate-limit call on every tenth).
  * An object is named by the body's `userId`, so the load generator picks returning, new or one hot
  * object, as in http.mjs.
  */
 import { DurableObject } from "cloudflare:workers";
+import { freshSchema } from "../../../worker/profile/storage";
 
 export class Floor extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+  }
+
+  record(messageId) {
+    return this.ctx.storage.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING message_id", messageId, Date.now()).toArray().length;
+  }
+}
+
+/** An object with a new Cohort profile's schema, created in its first call (as Cohort's are). */
+export class SchemaFloor extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    const tables = ctx.storage.sql.exec("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").one().n;
+    if (tables === 0) ctx.storage.transactionSync(() => ctx.storage.sql.exec(freshSchema()));
   }
 
   record(messageId) {
@@ -44,6 +60,7 @@ export default {
     if (pathname === "/limit") await limit(env);
     else if (pathname === "/queue") await send(env, event);
     else if (pathname === "/object") await record(env, event);
+    else if (pathname === "/object-schema") await env.SCHEMA_OBJECTS.get(env.SCHEMA_OBJECTS.idFromName(String(event.userId))).record(String(event.messageId));
     else if (pathname === "/track") {
       if (++requests % 10 === 0) await limit(env);
       await record(env, event);
