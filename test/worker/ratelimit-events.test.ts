@@ -53,9 +53,11 @@ describe("rate limits by events", () => {
     expect(refusedAt).toBeGreaterThanOrEqual(610);
     expect(refusedAt).toBeLessThanOrEqual(1210);
     expect(calls).toBe(refusedAt / UNITS_PER_CALL);
-    // Refused: every charge now asks the limiter, whatever its size, and is refused with it.
+    // Refused: every charge now asks the limiter (its units rounded up to calls), and is refused with it.
     expect(await meter.charge(counted, key, 1)).toBe(false);
     expect(calls).toBe(refusedAt / UNITS_PER_CALL + 1);
+    expect(await meter.charge(counted, key, 25)).toBe(false);
+    expect(calls).toBe(refusedAt / UNITS_PER_CALL + 4);
     // A batch's units are charged in whole calls; another key has its own count.
     const other = `ip:meter-${crypto.randomUUID()}`;
     calls = 0;

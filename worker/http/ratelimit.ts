@@ -39,9 +39,10 @@ export class Meter {
   private refused = new Set<string>();
 
   async charge(limiter: RateLimit, key: string, units: number): Promise<boolean> {
+    const call = (n: number) => Promise.all(Array.from({ length: n }, () => limiter.limit({ key }))).then((r) => r.every((x) => x.success));
     if (this.refused.has(key)) {
-      // One call per request while refused: the first one let through ends the refusal.
-      const { success } = await limiter.limit({ key });
+      // While refused, every request asks (its units rounded up to calls): the first one let through ends the refusal.
+      const success = await call(Math.max(1, Math.ceil(units / UNITS_PER_CALL)));
       if (success) this.refused.delete(key);
       return success;
     }
@@ -49,9 +50,7 @@ export class Meter {
     const calls = Math.floor(owed / UNITS_PER_CALL);
     if (this.pending.size >= MAX_KEYS && !this.pending.has(key)) this.pending.clear();
     this.pending.set(key, owed % UNITS_PER_CALL);
-    if (calls === 0) return true;
-    const results = await Promise.all(Array.from({ length: calls }, () => limiter.limit({ key })));
-    if (results.every((r) => r.success)) return true;
+    if (calls === 0 || (await call(calls))) return true;
     if (this.refused.size >= MAX_KEYS) this.refused.clear();
     this.refused.add(key);
     return false;
