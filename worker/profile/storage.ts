@@ -81,6 +81,8 @@ export class ProfileStorage {
   private traitNames?: Set<string>;
   private identityKeys?: Set<string>;
   private members?: string[];
+  /** Meta values set (or deleted: undefined) in the running transaction, written when it ends. */
+  private pendingMeta?: Map<string, string | undefined>;
   /** This object created its database (and no transaction has failed since): it stored nothing before it started. */
   isNew = false;
 
@@ -130,14 +132,37 @@ export class ProfileStorage {
     this.reload();
   }
 
-  /** Runs `fn` in one transaction; if it throws, the in-memory values are read again. */
+  /**
+   * Runs `fn` in one transaction; if it throws, the in-memory values are read again. The meta
+   * values `fn` sets or deletes are written when it returns, in one statement each (reads see them
+   * at once: they are held in memory), not one statement per value. A transaction inside another
+   * is part of it.
+   */
   transaction<T>(fn: () => T): T {
+    if (this.pendingMeta) return fn();
     try {
-      return this.storage.transactionSync(fn);
+      return this.storage.transactionSync(() => {
+        this.pendingMeta = new Map();
+        try {
+          const result = fn();
+          this.writeMeta(this.pendingMeta);
+          return result;
+        } finally {
+          this.pendingMeta = undefined;
+        }
+      });
     } catch (error) {
       this.reload();
       throw error;
     }
+  }
+
+  /** Writes meta values (undefined: deleted), a statement per ROWS of them. */
+  private writeMeta(values: Map<string, string | undefined>): void {
+    const set = [...values].filter((e): e is [string, string] => e[1] !== undefined);
+    const deleted = [...values].filter(([, value]) => value === undefined).map(([name]) => name);
+    for (const chunk of chunks(set)) this.storage.sql.exec(insertText("meta", ["name", "value"], chunk.length, "ON CONFLICT (name) DO UPDATE SET value = excluded.value"), ...chunk.flat());
+    for (const chunk of chunks(deleted)) this.storage.sql.exec(`DELETE FROM meta WHERE name IN (${chunk.map(() => "?").join(", ")})`, ...chunk);
   }
 
   private reload(): void {
@@ -191,7 +216,8 @@ export class ProfileStorage {
 
   set(name: string, value: string): void {
     if (this.values.get(name) === value) return;
-    this.storage.sql.exec(META_UPSERT, name, value);
+    if (this.pendingMeta) this.pendingMeta.set(name, value);
+    else this.storage.sql.exec(META_UPSERT, name, value);
     this.values.set(name, value);
   }
 
@@ -201,7 +227,8 @@ export class ProfileStorage {
 
   delete(name: string): void {
     if (!this.values.has(name)) return;
-    this.db.delete(meta).where(eq(meta.name, name)).run();
+    if (this.pendingMeta) this.pendingMeta.set(name, undefined);
+    else this.db.delete(meta).where(eq(meta.name, name)).run();
     this.values.delete(name);
   }
 

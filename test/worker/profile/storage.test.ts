@@ -217,6 +217,43 @@ describe("the profile's bounds", () => {
   }, 60_000);
 });
 
+describe("meta values in a transaction", () => {
+  it("are written when the transaction ends, in one go, and not at all when it throws", async () => {
+    const stub = profileStub(env.PROFILES, "ws_meta_tx:user:u-meta" as ProfileKey);
+    await runInDurableObject(stub, (instance, state) => {
+      const data = (instance as unknown as { data: { transaction: <T>(fn: () => T) => T; set: (n: string, v: string) => void; delete: (n: string) => void; get: (n: string) => string | undefined } }).data;
+      const stored = () => state.storage.sql.exec<{ name: string; value: string }>("SELECT name, value FROM meta WHERE name LIKE 'tx_%' ORDER BY name").toArray();
+      data.transaction(() => {
+        data.set("tx_a", "1");
+        data.set("tx_b", "2");
+        data.set("tx_b", "3");
+        // Held in memory at once, written at the end.
+        expect(data.get("tx_b")).toBe("3");
+        expect(stored()).toEqual([]);
+      });
+      expect(stored()).toEqual([
+        { name: "tx_a", value: "1" },
+        { name: "tx_b", value: "3" },
+      ]);
+      expect(() =>
+        data.transaction(() => {
+          data.set("tx_c", "4");
+          data.delete("tx_a");
+          throw new Error("injected");
+        }),
+      ).toThrow("injected");
+      expect(stored()).toEqual([
+        { name: "tx_a", value: "1" },
+        { name: "tx_b", value: "3" },
+      ]);
+      expect(data.get("tx_a")).toBe("1");
+      expect(data.get("tx_c")).toBeUndefined();
+      data.transaction(() => data.delete("tx_a"));
+      expect(stored()).toEqual([{ name: "tx_b", value: "3" }]);
+    });
+  });
+});
+
 describe("an object that starts again", () => {
   it("reads its counter names and identities when it starts, so the bounds hold across restarts", async () => {
     const site = await createSite({}, "ws_bounds_restart");
