@@ -53,7 +53,6 @@ function insertText(table: string, columns: readonly string[], rows: number, tai
   return text;
 }
 
-const META_UPSERT = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 /**
  * What an object reads when it starts, in one statement: every meta row (part 0), the last
  * migration the journal records (part 1), and the small sets every event consults: counter names
@@ -134,9 +133,9 @@ export class ProfileStorage {
 
   /**
    * Runs `fn` in one transaction; if it throws, the in-memory values are read again. The meta
-   * values `fn` sets or deletes are written when it returns, in one statement each (reads see them
-   * at once: they are held in memory), not one statement per value. A transaction inside another
-   * is part of it.
+   * values `fn` sets or deletes are written when it returns, one statement for those set and one
+   * for those deleted (reads see them at once: they are held in memory), not a statement per value.
+   * A transaction inside another is part of it.
    */
   transaction<T>(fn: () => T): T {
     if (this.pendingMeta) return fn();
@@ -217,7 +216,7 @@ export class ProfileStorage {
   set(name: string, value: string): void {
     if (this.values.get(name) === value) return;
     if (this.pendingMeta) this.pendingMeta.set(name, value);
-    else this.storage.sql.exec(META_UPSERT, name, value);
+    else this.writeMeta(new Map([[name, value]]));
     this.values.set(name, value);
   }
 
@@ -228,7 +227,7 @@ export class ProfileStorage {
   delete(name: string): void {
     if (!this.values.has(name)) return;
     if (this.pendingMeta) this.pendingMeta.set(name, undefined);
-    else this.db.delete(meta).where(eq(meta.name, name)).run();
+    else this.writeMeta(new Map([[name, undefined]]));
     this.values.delete(name);
   }
 
@@ -441,6 +440,8 @@ export class ProfileStorage {
   /** Drops everything, outbox included (erasure leaves only what `set` writes after). */
   eraseAll(): void {
     for (const table of [...DATA_TABLES, mergedFrom, outbox, meta]) this.db.delete(table).run();
+    // Nothing the running transaction set before is kept either.
+    this.pendingMeta?.clear();
     this.values.clear();
     this.counterNames = new Set();
     this.traitNames = new Set();
