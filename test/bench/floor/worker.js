@@ -22,7 +22,11 @@ import { freshSchema } from "../../../worker/profile/storage";
 export class Floor extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+    this.createTables(ctx.storage);
+  }
+
+  createTables(storage) {
+    storage.sql.exec("CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
   }
 
   record(messageId) {
@@ -30,16 +34,11 @@ export class Floor extends DurableObject {
   }
 }
 
-/** An object with a new Cohort profile's schema, created in its first call (as Cohort's are). */
-export class SchemaFloor extends DurableObject {
-  constructor(ctx, env) {
-    super(ctx, env);
-    const tables = ctx.storage.sql.exec("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").one().n;
-    if (tables === 0) ctx.storage.transactionSync(() => ctx.storage.sql.exec(freshSchema()));
-  }
-
-  record(messageId) {
-    return this.ctx.storage.sql.exec("INSERT INTO seen (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING message_id", messageId, Date.now()).toArray().length;
+/** An object with a new Cohort profile's schema (its `seen` table among it), created in its first call as Cohort's is. */
+export class SchemaFloor extends Floor {
+  createTables(storage) {
+    const tables = storage.sql.exec("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").one().n;
+    if (tables === 0) storage.transactionSync(() => storage.sql.exec(freshSchema()));
   }
 }
 
