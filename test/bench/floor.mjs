@@ -11,11 +11,11 @@
  *
  * `node test/bench/floor.mjs` prints the figures alone; run.mjs puts them in the table.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { load, nextId, RETURNING_USERS, SECONDS, trackEvent } from "./http.mjs";
-import { exited, freePort, root, stateRoot, wrangler } from "./lib/wrangler-dev.mjs";
+import { freePort, root, stateRoot, stopGroup, untilUp, wrangler } from "./lib/wrangler-dev.mjs";
 
 const app = join(root, "test/bench/floor");
 
@@ -28,34 +28,15 @@ async function startFloor() {
   const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", dir, "--show-interactive-dev-session=false", "--log-level", "warn"];
   const dev = wrangler(args, log, app);
   const stop = async () => {
-    try {
-      process.kill(-dev.pid, "SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await Promise.race([exited(dev), new Promise((r) => setTimeout(r, 5000))]);
-    try {
-      process.kill(-dev.pid, "SIGKILL");
-    } catch {
-      // Gone.
-    }
+    await stopGroup(dev);
     rmSync(dir, { recursive: true, force: true });
   };
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 100_000;
-  for (;;) {
-    if (dev.exitCode !== null) throw new Error(`floor wrangler dev exited with ${dev.exitCode}:\n${readFileSync(log, "utf8")}`);
-    try {
-      const res = await fetch(`${url}/healthz`, { method: "POST", body: "{}", signal: AbortSignal.timeout(2000) });
-      if (res.ok) break;
-    } catch {
-      // Not up yet.
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`floor wrangler dev did not answer within 100 s:\n${readFileSync(log, "utf8")}`);
-    }
-    await new Promise((r) => setTimeout(r, 300));
+  try {
+    await untilUp(dev, `${url}/healthz`, log, { method: "POST", body: "{}" });
+  } catch (error) {
+    await stop();
+    throw error;
   }
   return { url, stop };
 }

@@ -51,6 +51,29 @@ function killGroup(child, signal) {
   }
 }
 
+/** Ends a wrangler started by `wrangler()`: SIGTERM to its group, SIGKILL after 5 s. */
+export async function stopGroup(child) {
+  killGroup(child, "SIGTERM");
+  const done = await Promise.race([exited(child), new Promise((r) => setTimeout(() => r("timeout"), 5000))]);
+  if (done === "timeout") killGroup(child, "SIGKILL");
+}
+
+/** Waits until `url` answers 2xx to `init` (100 s at most); throws with wrangler's log if it exits or never does. */
+export async function untilUp(child, url, log, init = {}) {
+  const deadline = Date.now() + 100_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${readFileSync(log, "utf8")}`);
+    try {
+      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+    } catch {
+      // Not up yet.
+    }
+    if (Date.now() > deadline) throw new Error(`wrangler dev did not answer within 100 s:\n${readFileSync(log, "utf8")}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -140,9 +163,7 @@ export async function startDev({ keep = false, vars = {}, snapshot = true } = {}
   const stop = async () => {
     if (dev) {
       process.off("exit", onExit);
-      killGroup(dev, "SIGTERM");
-      const done = await Promise.race([exited(dev), new Promise((r) => setTimeout(() => r("timeout"), 5000))]);
-      if (done === "timeout") killGroup(dev, "SIGKILL");
+      await stopGroup(dev);
     }
     if (!keep) rmSync(dir, { recursive: true, force: true });
   };
@@ -170,18 +191,7 @@ export async function startDev({ keep = false, vars = {}, snapshot = true } = {}
     );
     process.once("exit", onExit);
     const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 100_000;
-    for (;;) {
-      if (dev.exitCode !== null) throw new Error(`wrangler dev exited with ${dev.exitCode}:\n${readFileSync(log, "utf8")}`);
-      try {
-        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-        if (res.ok) break;
-      } catch {
-        // Not up yet.
-      }
-      if (Date.now() > deadline) throw new Error(`wrangler dev did not answer within 100 s:\n${readFileSync(log, "utf8")}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    await untilUp(dev, `${url}/healthz`, log);
 
     const adminToken = await signAdminToken(adminSecret, { role: "admin", workspace: "bench", subject: "bench" });
     const res = await fetch(`${url}/admin/api/sites`, {
